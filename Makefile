@@ -1,0 +1,47 @@
+# `make test` is what CI runs (.ci/run): it builds .venv when missing, installs the pinned
+# versions, then runs ruff, the unit tests, the figure check and nbval over the notebooks.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test lint unit notebooks figures lab bench clean
+
+test: lint unit notebooks
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch is installed first and on its own, pinned, so pip never resolves an unpinned torch
+# (which would pull the CUDA build).
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt torch
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+$(VENV)/.installed-lab: $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,lab]"
+	touch $@
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: $(STAMP)
+	$(BIN)/pytest tests
+
+notebooks: $(STAMP)
+	$(BIN)/pytest --nbval notebooks
+
+figures: $(STAMP)
+	$(BIN)/python -m samdec figures
+
+lab: $(VENV)/.installed-lab
+	$(BIN)/jupyter lab notebooks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/decoder_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""samdec: SAM's mask decoder and prompt encoder, rebuilt with shape contracts checked at run time."""
+
+from samdec.attention import Attention
+from samdec.build import build_mask_decoder, build_prompt_encoder
+from samdec.checkpoint import CheckpointError, load_sam_checkpoint
+from samdec.common import LayerNorm2d, MLPBlock
+from samdec.mask_decoder import MaskDecoder
+from samdec.mlp import MLP
+from samdec.position_encoding import PositionEmbeddingRandom
+from samdec.prompt_encoder import PromptEncoder
+from samdec.transforms import postprocess_masks, resized_shape, transform_boxes, transform_coords
+from samdec.two_way_transformer import TwoWayAttentionBlock, TwoWayTransformer
+
+__all__ = [
+    "MLP",
+    "Attention",
+    "CheckpointError",
+    "LayerNorm2d",
+    "MLPBlock",
+    "MaskDecoder",
+    "PositionEmbeddingRandom",
+    "PromptEncoder",
+    "TwoWayAttentionBlock",
+    "TwoWayTransformer",
+    "build_mask_decoder",
+    "build_prompt_encoder",
+    "load_sam_checkpoint",
+    "postprocess_masks",
+    "resized_shape",
+    "transform_boxes",
+    "transform_coords",
+]

@@ -1,0 +1,116 @@
+"""SAM's mask decoder: from image and prompt embeddings to mask logits and IoU scores."""
+
+import torch
+from beartype import beartype
+from jaxtyping import Float, jaxtyped
+from torch import Tensor, nn
+
+from samdec.common import LayerNorm2d
+from samdec.mlp import MLP
+
+
+class MaskDecoder(nn.Module):
+    """A two-way transformer over [IoU token, mask tokens, prompt tokens] and the image tokens, then
+    per-mask dot products between hypernetwork weights and the 4x upscaled image embedding.
+
+    One image, many prompts: `image_embeddings` has batch 1 and is repeated once per prompt set;
+    the prompt inputs carry the batch `B`.
+    """
+
+    def __init__(
+        self,
+        *,
+        transformer_dim: int,
+        transformer: nn.Module,
+        num_multimask_outputs: int = 3,
+        activation: type[nn.Module] = nn.GELU,
+        iou_head_depth: int = 3,
+        iou_head_hidden_dim: int = 256,
+    ) -> None:
+        super().__init__()
+        self.transformer_dim = transformer_dim
+        self.transformer = transformer
+
+        self.num_multimask_outputs = num_multimask_outputs
+
+        self.iou_token = nn.Embedding(1, transformer_dim)
+        self.num_mask_tokens = num_multimask_outputs + 1
+        self.mask_tokens = nn.Embedding(self.num_mask_tokens, transformer_dim)
+
+        # two 2x2 stride-2 transposed convolutions: each pixel becomes a 2x2 patch, twice (4x)
+        self.output_upscaling = nn.Sequential(
+            nn.ConvTranspose2d(transformer_dim, transformer_dim // 4, kernel_size=2, stride=2),
+            LayerNorm2d(transformer_dim // 4),
+            activation(),
+            nn.ConvTranspose2d(transformer_dim // 4, transformer_dim // 8, kernel_size=2, stride=2),
+            activation(),
+        )
+        self.output_hypernetworks_mlps = nn.ModuleList(
+            MLP(transformer_dim, transformer_dim, transformer_dim // 8, 3)
+            for _ in range(self.num_mask_tokens)
+        )
+        self.iou_prediction_head = MLP(
+            transformer_dim, iou_head_hidden_dim, self.num_mask_tokens, iou_head_depth
+        )
+
+    @jaxtyped(typechecker=beartype)
+    def forward(
+        self,
+        image_embeddings: Float[Tensor, "1 {self.transformer_dim} H W"],
+        image_pe: Float[Tensor, "1 {self.transformer_dim} H W"],
+        sparse_prompt_embeddings: Float[Tensor, "B N_sparse {self.transformer_dim}"],
+        dense_prompt_embeddings: Float[Tensor, "B {self.transformer_dim} H W"],
+        multimask_output: bool,
+    ) -> tuple[Float[Tensor, "B N_masks 4*H 4*W"], Float[Tensor, "B N_masks"]]:
+        """Mask logits at 4x the embedding's resolution and their predicted IoU.
+
+        With `multimask_output` the three ambiguity-resolving masks (tokens 1-3) are returned,
+        otherwise the single mask of token 0.
+        """
+        masks, iou_pred = self.predict_masks(
+            image_embeddings=image_embeddings,
+            image_pe=image_pe,
+            sparse_prompt_embeddings=sparse_prompt_embeddings,
+            dense_prompt_embeddings=dense_prompt_embeddings,
+        )
+        mask_slice = slice(1, None) if multimask_output else slice(0, 1)
+        return masks[:, mask_slice, :, :], iou_pred[:, mask_slice]
+
+    @jaxtyped(typechecker=beartype)
+    def predict_masks(
+        self,
+        image_embeddings: Float[Tensor, "1 {self.transformer_dim} H W"],
+        image_pe: Float[Tensor, "1 {self.transformer_dim} H W"],
+        sparse_prompt_embeddings: Float[Tensor, "B N_sparse {self.transformer_dim}"],
+        dense_prompt_embeddings: Float[Tensor, "B {self.transformer_dim} H W"],
+    ) -> tuple[Float[Tensor, "B N_mask_tokens 4*H 4*W"], Float[Tensor, "B N_mask_tokens"]]:
+        """All mask-token outputs, before the multimask slice. See `forward`."""
+        # the tokens: one IoU token, the mask tokens, then the prompt tokens
+        output_tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
+        output_tokens = output_tokens.unsqueeze(0).expand(sparse_prompt_embeddings.size(0), -1, -1)
+        tokens = torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
+
+        # one copy of the image per prompt set; the dense prompt is added pixel by pixel
+        src = torch.repeat_interleave(image_embeddings, tokens.shape[0], dim=0)
+        src = src + dense_prompt_embeddings
+        pos_src = torch.repeat_interleave(image_pe, tokens.shape[0], dim=0)
+        b, c, h, w = src.shape
+
+        hs, src = self.transformer(src, pos_src, tokens)
+        iou_token_out = hs[:, 0, :]
+        mask_tokens_out = hs[:, 1 : (1 + self.num_mask_tokens), :]
+
+        # the image tokens back on their grid, then upscaled 4x
+        src = src.transpose(1, 2).view(b, c, h, w)
+        upscaled_embedding = self.output_upscaling(src)
+
+        # each mask token, through its own MLP, becomes the weights of a 1x1 convolution
+        hyper_in = torch.stack(
+            [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)],
+            dim=1,
+        )
+        b, c, h, w = upscaled_embedding.shape
+        masks = (hyper_in @ upscaled_embedding.view(b, c, h * w)).view(b, -1, h, w)
+
+        iou_pred = self.iou_prediction_head(iou_token_out)
+        return masks, iou_pred

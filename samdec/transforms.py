@@ -1,0 +1,56 @@
+"""The predictor's geometry around the model: original image -> 1024 frame -> low-res masks -> original.
+
+SAM resizes an image so that its longest side is 1024 and pads the short side at the bottom or right;
+prompts given in original pixels are scaled by the same factor, and the decoder's 256 x 256 mask
+logits are scaled back: to the padded 1024 frame, cropped to the resized image, then to the original.
+"""
+
+import torch.nn.functional as F
+from beartype import beartype
+from jaxtyping import Float, Real, jaxtyped
+from torch import Tensor
+
+IMAGE_SIZE = 1024  # the image encoder's square input
+
+
+def resized_shape(original_size: tuple[int, int], long_side: int = IMAGE_SIZE) -> tuple[int, int]:
+    """(H, W) of an image of `original_size` (H, W) resized so its longest side is `long_side`."""
+    old_h, old_w = original_size
+    scale = long_side / max(old_h, old_w)
+    return int(old_h * scale + 0.5), int(old_w * scale + 0.5)
+
+
+@jaxtyped(typechecker=beartype)
+def transform_coords(
+    coords: Real[Tensor, "*batch 2"], original_size: tuple[int, int], long_side: int = IMAGE_SIZE
+) -> Float[Tensor, "*batch 2"]:
+    """(x, y) pixel coordinates of the original image, in the resized image's frame."""
+    new_h, new_w = resized_shape(original_size, long_side)
+    old_h, old_w = original_size
+    coords = coords.to(float).clone()
+    coords[..., 0] = coords[..., 0] * (new_w / old_w)
+    coords[..., 1] = coords[..., 1] * (new_h / old_h)
+    return coords.float()
+
+
+@jaxtyped(typechecker=beartype)
+def transform_boxes(
+    boxes: Real[Tensor, "*batch 4"], original_size: tuple[int, int], long_side: int = IMAGE_SIZE
+) -> Float[Tensor, "*batch 4"]:
+    """(x0, y0, x1, y1) boxes of the original image, in the resized image's frame."""
+    corners = transform_coords(boxes.reshape(*boxes.shape[:-1], 2, 2), original_size, long_side)
+    return corners.reshape(boxes.shape)
+
+
+@jaxtyped(typechecker=beartype)
+def postprocess_masks(
+    masks: Float[Tensor, "B N_masks H W"],
+    input_size: tuple[int, int],
+    original_size: tuple[int, int],
+    image_size: int = IMAGE_SIZE,
+) -> Float[Tensor, "B N_masks {original_size[0]} {original_size[1]}"]:
+    """Low-resolution mask logits back to the original image: upsample to the padded square input,
+    remove the padding (keep `input_size`, the resized image), then resize to `original_size`."""
+    masks = F.interpolate(masks, (image_size, image_size), mode="bilinear", align_corners=False)
+    masks = masks[..., : input_size[0], : input_size[1]]
+    return F.interpolate(masks, original_size, mode="bilinear", align_corners=False)
