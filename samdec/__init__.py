@@ -1,4 +1,4 @@
-"""samdec: SAM's mask decoder and prompt encoder, rebuilt with shape contracts checked at run time."""
+"""samdec: SAM's mask decoder and prompt encoder, with shape contracts checked at run time."""
 
 from samdec.attention import Attention
 from samdec.build import build_mask_decoder, build_prompt_encoder

@@ -39,7 +39,7 @@ class Attention(nn.Module):
     def attention_weights(
         self, q: Float[Tensor, "B N_heads N_q C_head"], k: Float[Tensor, "B N_heads N_k C_head"]
     ) -> Float[Tensor, "B N_heads N_q N_k"]:
-        """softmax(q k^T / sqrt(C_head)): row i says how query i spreads its attention over the keys."""
+        """softmax(q k^T / sqrt(C_head)): row i spreads query i over the keys."""
         scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
         return torch.softmax(scores, dim=-1)
 

@@ -1,4 +1,4 @@
-"""Builders with the configuration every released SAM (vit_b, vit_l, vit_h) shares for its decoder."""
+"""Builders with the decoder configuration every released SAM (vit_b, vit_l, vit_h) shares."""
 
 from samdec.mask_decoder import MaskDecoder
 from samdec.prompt_encoder import PromptEncoder

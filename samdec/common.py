@@ -16,9 +16,7 @@ class MLPBlock(nn.Module):
         self.act = act()
 
     @jaxtyped(typechecker=beartype)
-    def forward(
-        self, x: Float[Tensor, "*batch C"]
-    ) -> Float[Tensor, "*batch C"]:
+    def forward(self, x: Float[Tensor, "*batch C"]) -> Float[Tensor, "*batch C"]:
         return self.lin2(self.act(self.lin1(x)))
 
 
@@ -36,9 +34,7 @@ class LayerNorm2d(nn.Module):
         self.eps = eps
 
     @jaxtyped(typechecker=beartype)
-    def forward(
-        self, x: Float[Tensor, "B C H W"]
-    ) -> Float[Tensor, "B C H W"]:
+    def forward(self, x: Float[Tensor, "B C H W"]) -> Float[Tensor, "B C H W"]:
         mean = x.mean(1, keepdim=True)
         variance = (x - mean).pow(2).mean(1, keepdim=True)
         x = (x - mean) / torch.sqrt(variance + self.eps)

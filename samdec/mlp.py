@@ -22,14 +22,12 @@ class MLP(nn.Module):
         hidden = [hidden_dim] * (num_layers - 1)
         self.layers = nn.ModuleList(
             nn.Linear(n_in, n_out)
-            for n_in, n_out in zip([input_dim, *hidden], [*hidden, output_dim])
+            for n_in, n_out in zip([input_dim, *hidden], [*hidden, output_dim], strict=True)
         )
         self.sigmoid_output = sigmoid_output
 
     @jaxtyped(typechecker=beartype)
-    def forward(
-        self, x: Float[Tensor, "*batch C_in"]
-    ) -> Float[Tensor, "*batch C_out"]:
+    def forward(self, x: Float[Tensor, "*batch C_in"]) -> Float[Tensor, "*batch C_out"]:
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if i < self.num_layers - 1:

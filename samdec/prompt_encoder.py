@@ -11,6 +11,11 @@ from samdec.position_encoding import PositionEmbeddingRandom
 # Point labels, as SAM's predictor passes them.
 PADDING_LABEL, BACKGROUND_LABEL, FOREGROUND_LABEL = -1, 0, 1
 
+# Shapes pinned to the encoder's own configuration (jaxtyping evaluates the braces per call).
+DENSE_SHAPE = "B {self.embed_dim} {self.image_embedding_size[0]} {self.image_embedding_size[1]}"
+IMAGE_PE_SHAPE = "1 {self.embed_dim} {self.image_embedding_size[0]} {self.image_embedding_size[1]}"
+MASK_PROMPT_SHAPE = "B 1 {self.mask_input_size[0]} {self.mask_input_size[1]}"
+
 
 class PromptEncoder(nn.Module):
     """Sparse prompts (points, box corners) become one token each: the positional encoding of the
@@ -55,8 +60,8 @@ class PromptEncoder(nn.Module):
     @jaxtyped(typechecker=beartype)
     def get_dense_pe(
         self,
-    ) -> Float[Tensor, "1 {self.embed_dim} {self.image_embedding_size[0]} {self.image_embedding_size[1]}"]:
-        """The positional encoding of every cell of the image-embedding grid (the decoder's `image_pe`)."""
+    ) -> Float[Tensor, IMAGE_PE_SHAPE]:
+        """The positional encoding of every cell of the embedding grid: the decoder's `image_pe`."""
         return self.pe_layer(self.image_embedding_size).unsqueeze(0)
 
     @jaxtyped(typechecker=beartype)
@@ -94,8 +99,8 @@ class PromptEncoder(nn.Module):
     @jaxtyped(typechecker=beartype)
     def _embed_masks(
         self,
-        masks: Float[Tensor, "B 1 {self.mask_input_size[0]} {self.mask_input_size[1]}"],
-    ) -> Float[Tensor, "B {self.embed_dim} {self.image_embedding_size[0]} {self.image_embedding_size[1]}"]:
+        masks: Float[Tensor, MASK_PROMPT_SHAPE],
+    ) -> Float[Tensor, DENSE_SHAPE]:
         return self.mask_downscaling(masks)
 
     @jaxtyped(typechecker=beartype)
@@ -103,11 +108,8 @@ class PromptEncoder(nn.Module):
         self,
         points: tuple[Real[Tensor, "B N_points 2"], Real[Tensor, "B N_points"]] | None,
         boxes: Real[Tensor, "B 4"] | Real[Tensor, "B 1 4"] | None,
-        masks: Float[Tensor, "B 1 {self.mask_input_size[0]} {self.mask_input_size[1]}"] | None,
-    ) -> tuple[
-        Float[Tensor, "B N_sparse {self.embed_dim}"],
-        Float[Tensor, "B {self.embed_dim} {self.image_embedding_size[0]} {self.image_embedding_size[1]}"],
-    ]:
+        masks: Float[Tensor, MASK_PROMPT_SHAPE] | None,
+    ) -> tuple[Float[Tensor, "B N_sparse {self.embed_dim}"], Float[Tensor, DENSE_SHAPE]]:
         """Sparse embeddings B x N_sparse x C (N_sparse: the points, plus a padding token when
         there is no box, plus two box corners) and dense embeddings B x C x H x W."""
         batch_size = self._batch_size(points, boxes, masks)

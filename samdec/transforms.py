@@ -1,8 +1,9 @@
-"""The predictor's geometry around the model: original image -> 1024 frame -> low-res masks -> original.
+"""The predictor's geometry: original image -> 1024 frame -> low-resolution masks -> original.
 
-SAM resizes an image so that its longest side is 1024 and pads the short side at the bottom or right;
-prompts given in original pixels are scaled by the same factor, and the decoder's 256 x 256 mask
-logits are scaled back: to the padded 1024 frame, cropped to the resized image, then to the original.
+SAM resizes an image so that its longest side is 1024 and pads the rest of the square at the bottom
+or right; prompts given in original pixels are scaled by the same factor, and the decoder's
+256 x 256 mask logits are scaled back: to the padded 1024 frame, cropped to the resized image,
+then to the original size.
 """
 
 import torch.nn.functional as F
@@ -13,6 +14,7 @@ from torch import Tensor
 IMAGE_SIZE = 1024  # the image encoder's square input
 
 
+@beartype
 def resized_shape(original_size: tuple[int, int], long_side: int = IMAGE_SIZE) -> tuple[int, int]:
     """(H, W) of an image of `original_size` (H, W) resized so its longest side is `long_side`."""
     old_h, old_w = original_size
