@@ -4,6 +4,7 @@ from samdec.attention import Attention
 from samdec.build import build_mask_decoder, build_prompt_encoder
 from samdec.checkpoint import CheckpointError, load_sam_checkpoint
 from samdec.common import LayerNorm2d, MLPBlock
+from samdec.display import shape_str, show_shapes
 from samdec.mask_decoder import MaskDecoder
 from samdec.mlp import MLP
 from samdec.position_encoding import PositionEmbeddingRandom
@@ -27,6 +28,8 @@ __all__ = [
     "load_sam_checkpoint",
     "postprocess_masks",
     "resized_shape",
+    "shape_str",
+    "show_shapes",
     "transform_boxes",
     "transform_coords",
 ]
