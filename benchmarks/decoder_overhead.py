@@ -1,0 +1,89 @@
+"""What do the shape checks cost? The mask decoder at the walk-through's shapes, three ways.
+
+samdec with checks on, samdec with checks off (jaxtyping's run-time switch) and the official
+segment-anything 1.0, all with the same weights, interleaved in one process so that a change in
+machine load hits all three alike. Prints the median time of each and the ratios to the official.
+
+    python benchmarks/decoder_overhead.py [--rounds 30] [--calls 5]
+"""
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import beartype
+import jaxtyping
+import torch
+
+from samdec.example import example_decoder_inputs, example_modules
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from conftest import import_official_modeling
+
+
+def official_decoder(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
+    modeling = import_official_modeling()
+    decoder = modeling.MaskDecoder(
+        num_multimask_outputs=3,
+        transformer=modeling.TwoWayTransformer(
+            depth=2, embedding_dim=256, mlp_dim=2048, num_heads=8
+        ),
+        transformer_dim=256,
+        iou_head_depth=3,
+        iou_head_hidden_dim=256,
+    )
+    decoder.load_state_dict(state_dict)
+    return decoder.eval()
+
+
+def seconds_per_call(decoder: torch.nn.Module, inputs: dict, checks: bool, calls: int) -> float:
+    jaxtyping.config.update("jaxtyping_disable", not checks)
+    start = time.perf_counter()
+    for _ in range(calls):
+        decoder(**inputs, multimask_output=True)
+    return (time.perf_counter() - start) / calls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--calls", type=int, default=5, help="calls per timing")
+    args = parser.parse_args()
+
+    prompt_encoder, decoder = example_modules()
+    inputs = example_decoder_inputs(prompt_encoder)
+    variants = {
+        "samdec, checks on": (decoder, True),
+        "samdec, checks off": (decoder, False),
+        "official": (official_decoder(decoder.state_dict()), False),
+    }
+    timings: dict[str, list[float]] = {name: [] for name in variants}
+    order = list(variants)
+    rng = random.Random(0)
+    with torch.no_grad():
+        for module, checks in variants.values():  # warm-up
+            seconds_per_call(module, inputs, checks, calls=3)
+        for _ in range(args.rounds):
+            rng.shuffle(order)
+            for name in order:
+                module, checks = variants[name]
+                timings[name].append(seconds_per_call(module, inputs, checks, args.calls))
+    jaxtyping.config.update("jaxtyping_disable", False)
+
+    official = statistics.median(timings["official"])
+    print(
+        f"torch {torch.__version__}, jaxtyping {jaxtyping.__version__},"
+        f" beartype {beartype.__version__}, {torch.get_num_threads()} threads"
+    )
+    print(f"decoder at [1,256,64,64] + [1,3,256], multimask; median of {args.rounds} rounds")
+    print(f"{'variant':<20} {'ms/call':>8} {'ratio':>7}")
+    for name, samples in timings.items():
+        median = statistics.median(samples)
+        print(f"{name:<20} {median * 1e3:8.2f} {median / official:7.3f}")
+
+
+if __name__ == "__main__":
+    main()
