@@ -5,8 +5,9 @@ from samdec.build import build_mask_decoder, build_prompt_encoder
 from samdec.checkpoint import CheckpointError, load_sam_checkpoint
 from samdec.common import LayerNorm2d, MLPBlock
 from samdec.display import shape_str, show_shapes
-from samdec.mask_decoder import MaskDecoder
+from samdec.mask_decoder import MaskDecoder, dot_product_masks
 from samdec.mlp import MLP
+from samdec.output_upscaling import OutputUpscaling
 from samdec.position_encoding import PositionEmbeddingRandom
 from samdec.prompt_encoder import PromptEncoder
 from samdec.transforms import postprocess_masks, resized_shape, transform_boxes, transform_coords
@@ -19,12 +20,14 @@ __all__ = [
     "LayerNorm2d",
     "MLPBlock",
     "MaskDecoder",
+    "OutputUpscaling",
     "PositionEmbeddingRandom",
     "PromptEncoder",
     "TwoWayAttentionBlock",
     "TwoWayTransformer",
     "build_mask_decoder",
     "build_prompt_encoder",
+    "dot_product_masks",
     "load_sam_checkpoint",
     "postprocess_masks",
     "resized_shape",

@@ -5,8 +5,8 @@ from beartype import beartype
 from jaxtyping import Float, jaxtyped
 from torch import Tensor, nn
 
-from samdec.common import LayerNorm2d
 from samdec.mlp import MLP
+from samdec.output_upscaling import OutputUpscaling
 
 
 class MaskDecoder(nn.Module):
@@ -37,14 +37,7 @@ class MaskDecoder(nn.Module):
         self.num_mask_tokens = num_multimask_outputs + 1
         self.mask_tokens = nn.Embedding(self.num_mask_tokens, transformer_dim)
 
-        # two 2x2 stride-2 transposed convolutions: each pixel becomes a 2x2 patch, twice (4x)
-        self.output_upscaling = nn.Sequential(
-            nn.ConvTranspose2d(transformer_dim, transformer_dim // 4, kernel_size=2, stride=2),
-            LayerNorm2d(transformer_dim // 4),
-            activation(),
-            nn.ConvTranspose2d(transformer_dim // 4, transformer_dim // 8, kernel_size=2, stride=2),
-            activation(),
-        )
+        self.output_upscaling = OutputUpscaling(transformer_dim, activation)
         self.output_hypernetworks_mlps = nn.ModuleList(
             MLP(transformer_dim, transformer_dim, transformer_dim // 8, 3)
             for _ in range(self.num_mask_tokens)
@@ -109,8 +102,17 @@ class MaskDecoder(nn.Module):
             [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)],
             dim=1,
         )
-        b, c, h, w = upscaled_embedding.shape
-        masks = (hyper_in @ upscaled_embedding.view(b, c, h * w)).view(b, -1, h, w)
+        masks = dot_product_masks(hyper_in, upscaled_embedding)
 
         iou_pred = self.iou_prediction_head(iou_token_out)
         return masks, iou_pred
+
+
+@jaxtyped(typechecker=beartype)
+def dot_product_masks(
+    hyper_in: Float[Tensor, "B N_masks C_up"], upscaled_embedding: Float[Tensor, "B C_up H W"]
+) -> Float[Tensor, "B N_masks H W"]:
+    """Mask logits: at every pixel, the dot product of a mask's C_up weights with the upscaled
+    embedding there. One 1x1 convolution per mask, whose weights the prompt decided."""
+    b, c, h, w = upscaled_embedding.shape
+    return (hyper_in @ upscaled_embedding.view(b, c, h * w)).view(b, -1, h, w)
