@@ -40,3 +40,49 @@ def randomize_(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
         for tensor in [*module.parameters(), *module.buffers()]:
             tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.5)
     return module
+
+
+def assert_matches(actual: torch.Tensor, expected: torch.Tensor) -> None:
+    """Equal within 1e-5 relative; the absolute slack scales with the expected values' magnitude, so
+    a near-zero entry among large logits does not demand a precision float32 cannot give."""
+    magnitude = expected.abs().max().item() if expected.numel() else 0.0
+    atol = 1e-5 * max(magnitude, 1.0)
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=atol)
+
+
+def loaded_twin(official_module: torch.nn.Module, samdec_module: torch.nn.Module, seed: int = 0):
+    """(official, samdec) in eval mode, the official one randomized and its weights loaded (with
+    strict key matching) into the samdec one."""
+    randomize_(official_module, seed)
+    samdec_module.load_state_dict(official_module.state_dict())
+    return official_module.eval(), samdec_module.eval()
+
+
+@pytest.fixture
+def official_predictor_api(official: types.ModuleType, monkeypatch: pytest.MonkeyPatch):
+    """`ResizeLongestSide` and `SamPredictor` of the official release.
+
+    Their module imports `resize` and `to_pil_image` from torchvision (not installable here), which
+    only the image path uses; a stand-in providing the two names is in `sys.modules` for the test's
+    duration, and the official modules imported through it are dropped afterwards.
+    """
+
+    def torchvision_is_stubbed(*args, **kwargs):
+        raise NotImplementedError("torchvision is a stand-in in the tests")
+
+    functional = types.ModuleType("torchvision.transforms.functional")
+    functional.resize = functional.to_pil_image = torchvision_is_stubbed
+    for name in ("torchvision", "torchvision.transforms"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, functional.__name__, functional)
+
+    imported_before = set(sys.modules)
+    yield types.SimpleNamespace(
+        ResizeLongestSide=importlib.import_module(
+            "segment_anything.utils.transforms"
+        ).ResizeLongestSide,
+        SamPredictor=importlib.import_module("segment_anything.predictor").SamPredictor,
+    )
+    for name in set(sys.modules) - imported_before:
+        if name.startswith("segment_anything."):
+            del sys.modules[name]

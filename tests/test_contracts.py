@@ -1,0 +1,355 @@
+"""The shape contracts: a bad input is refused by jaxtyping at the entry of the module it is given
+to, with the offending parameter named, before any torch operation runs."""
+
+import importlib
+import inspect
+import os
+import pkgutil
+import subprocess
+import sys
+from collections.abc import Callable
+
+import jaxtyping
+import pytest
+import torch
+from beartype import beartype
+from jaxtyping import Float, TypeCheckError, jaxtyped
+from torch import Tensor, nn
+
+import samdec
+
+C, H, W = 32, 8, 8
+BATCH, N_SPARSE = 2, 3
+
+
+def randn(*shape: int) -> torch.Tensor:
+    return torch.randn(shape, generator=torch.Generator().manual_seed(0))
+
+
+def assert_refused_at_entry(
+    module: nn.Module, call: Callable[[], object], parameter: str, method: str = "forward"
+) -> None:
+    """`call` raises jaxtyping's TypeCheckError naming `parameter`, raised while checking the
+    parameters of `module.<method>`, with none of the module's submodules having run."""
+    submodules_run = []
+    hooks = [
+        submodule.register_forward_pre_hook(lambda m, args: submodules_run.append(m))
+        for submodule in module.modules()
+        if submodule is not module
+    ]
+    try:
+        with pytest.raises(TypeCheckError) as refusal:
+            call()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    message = str(refusal.value)
+    cls = type(module)
+    assert f"checking the parameters of {cls.__module__}.{cls.__qualname__}.{method}." in message
+    assert f"parameter '{parameter}'" in message
+    assert submodules_run == []
+
+
+# --- the mask decoder --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def decoder():
+    return samdec.build_mask_decoder(transformer_dim=C, num_heads=4, mlp_dim=64, depth=1).eval()
+
+
+def decoder_inputs(**replaced: object) -> dict[str, object]:
+    inputs = {
+        "image_embeddings": randn(1, C, H, W),
+        "image_pe": randn(1, C, H, W),
+        "sparse_prompt_embeddings": randn(BATCH, N_SPARSE, C),
+        "dense_prompt_embeddings": randn(BATCH, C, H, W),
+    }
+    return inputs | replaced
+
+
+BAD_DECODER_INPUTS = {
+    "channels-last image embedding": ("image_embeddings", randn(1, H, W, C)),
+    "image embedding repeated per prompt set": ("image_embeddings", randn(BATCH, C, H, W)),
+    "integer image embedding": ("image_embeddings", torch.ones(1, C, H, W, dtype=torch.int)),
+    "image embedding of another width": ("image_embeddings", randn(1, C // 2, H, W)),
+    "image_pe on another grid": ("image_pe", randn(1, C, H, W - 2)),
+    "image_pe with a batch per prompt set": ("image_pe", randn(BATCH, C, H, W)),
+    "sparse prompts without a batch axis": ("sparse_prompt_embeddings", randn(N_SPARSE, C)),
+    "sparse prompts of another width": ("sparse_prompt_embeddings", randn(BATCH, N_SPARSE, C + 1)),
+    "dense prompts of another batch": ("dense_prompt_embeddings", randn(BATCH + 1, C, H, W)),
+    "dense prompts without their batch": ("dense_prompt_embeddings", randn(1, C, H, W)),
+    "dense prompts on another grid": ("dense_prompt_embeddings", randn(BATCH, C, H, W + 1)),
+}
+
+
+@pytest.mark.parametrize("case", BAD_DECODER_INPUTS)
+@pytest.mark.parametrize("method", ["forward", "predict_masks"])
+def test_mask_decoder_refuses(decoder, case, method):
+    parameter, bad_value = BAD_DECODER_INPUTS[case]
+    inputs = decoder_inputs(**{parameter: bad_value})
+    calls = {
+        "forward": lambda: decoder(**inputs, multimask_output=True),
+        "predict_masks": lambda: decoder.predict_masks(**inputs),
+    }
+    assert_refused_at_entry(decoder, calls[method], parameter, method)
+
+
+@pytest.mark.parametrize("flag", ["yes", 1, None])
+def test_mask_decoder_refuses_a_non_bool_multimask_flag(decoder, flag):
+    assert_refused_at_entry(
+        decoder, lambda: decoder(**decoder_inputs(), multimask_output=flag), "multimask_output"
+    )
+
+
+def test_mask_decoder_accepts_the_good_inputs(decoder):
+    """The refusals above come from the one input replaced, not from the fixture's inputs."""
+    masks, iou = decoder(**decoder_inputs(), multimask_output=True)
+    assert masks.shape == (BATCH, 3, 4 * H, 4 * W)
+    assert iou.shape == (BATCH, 3)
+
+
+# --- the prompt encoder ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prompt_encoder():
+    return samdec.PromptEncoder(
+        embed_dim=C, image_embedding_size=(H, W), input_image_size=(16 * H, 16 * W), mask_in_chans=8
+    ).eval()
+
+
+def coords(*shape: int) -> torch.Tensor:
+    return torch.rand(shape, generator=torch.Generator().manual_seed(0)) * 16 * H
+
+
+def labels(*shape: int) -> torch.Tensor:
+    return torch.ones(shape, dtype=torch.int)
+
+
+GOOD_PROMPTS = {
+    "points": (coords(BATCH, 3, 2), labels(BATCH, 3)),
+    "boxes": coords(BATCH, 4),
+    "masks": randn(BATCH, 1, 4 * H, 4 * W),
+}
+
+BAD_PROMPTS = {
+    "fewer labels than points": ("points", (coords(BATCH, 3, 2), labels(BATCH, 2))),
+    "labels of another batch": ("points", (coords(BATCH, 3, 2), labels(1, 3))),
+    "points without a batch axis": ("points", (coords(3, 2), labels(3))),
+    "points in 3-D": ("points", (coords(BATCH, 3, 3), labels(BATCH, 3))),
+    "points without labels": ("points", coords(BATCH, 3, 2)),
+    "box as corner pairs": ("boxes", coords(BATCH, 2, 2)),
+    "box with five numbers": ("boxes", coords(BATCH, 5)),
+    "boxes of another batch": ("boxes", coords(BATCH + 1, 4)),
+    "mask prompt at the embedding's resolution": ("masks", randn(BATCH, 1, H, W)),
+    "mask prompt at twice the resolution": ("masks", randn(BATCH, 1, 8 * H, 8 * W)),
+    "mask prompt without its channel axis": ("masks", randn(BATCH, 4 * H, 4 * W)),
+    "mask prompt of another batch": ("masks", randn(BATCH + 1, 1, 4 * H, 4 * W)),
+}
+
+
+@pytest.mark.parametrize("case", BAD_PROMPTS)
+def test_prompt_encoder_refuses(prompt_encoder, case):
+    parameter, bad_value = BAD_PROMPTS[case]
+    prompts = GOOD_PROMPTS | {parameter: bad_value}
+    assert_refused_at_entry(prompt_encoder, lambda: prompt_encoder(**prompts), parameter)
+
+
+def test_prompt_encoder_accepts_the_good_prompts(prompt_encoder):
+    sparse, dense = prompt_encoder(**GOOD_PROMPTS)
+    assert sparse.shape == (BATCH, 3 + 2, C)
+    assert dense.shape == (BATCH, C, H, W)
+
+
+def test_position_embedding_refuses_unbatched_coords():
+    pe_layer = samdec.PositionEmbeddingRandom(C // 2)
+    with pytest.raises(TypeCheckError, match="parameter 'coords_input'"):
+        pe_layer.forward_with_coords(coords(3, 2), (128, 128))
+    with pytest.raises(TypeCheckError, match="parameter 'size'"):
+        pe_layer((H,))
+
+
+# --- building blocks ---------------------------------------------------------------------------
+
+BAD_BLOCK_INPUTS = {
+    "attention: keys of another width": (
+        lambda: samdec.Attention(C, 4),
+        "k",
+        {"q": randn(2, 5, C), "k": randn(2, 7, C // 2), "v": randn(2, 7, C)},
+    ),
+    "attention: values of another length than keys": (
+        lambda: samdec.Attention(C, 4, downsample_rate=2),
+        "v",
+        {"q": randn(2, 5, C), "k": randn(2, 7, C), "v": randn(2, 6, C)},
+    ),
+    "attention: keys of another batch": (
+        lambda: samdec.Attention(C, 4),
+        "k",
+        {"q": randn(2, 5, C), "k": randn(1, 7, C), "v": randn(1, 7, C)},
+    ),
+    "two-way block: query_pe not matching the queries": (
+        lambda: samdec.TwoWayAttentionBlock(C, 4, mlp_dim=64),
+        "query_pe",
+        {
+            "queries": randn(2, 5, C),
+            "keys": randn(2, 30, C),
+            "query_pe": randn(2, 6, C),
+            "key_pe": randn(2, 30, C),
+        },
+    ),
+    "two-way block: key_pe not matching the keys": (
+        lambda: samdec.TwoWayAttentionBlock(C, 4, mlp_dim=64),
+        "key_pe",
+        {
+            "queries": randn(2, 5, C),
+            "keys": randn(2, 30, C),
+            "query_pe": randn(2, 5, C),
+            "key_pe": randn(2, 29, C),
+        },
+    ),
+    "two-way transformer: image_pe on another grid": (
+        lambda: samdec.TwoWayTransformer(depth=1, embedding_dim=C, num_heads=4, mlp_dim=64),
+        "image_pe",
+        {
+            "image_embedding": randn(2, C, H, W),
+            "image_pe": randn(2, C, H, W + 1),
+            "point_embedding": randn(2, 5, C),
+        },
+    ),
+    "two-way transformer: tokens of another batch": (
+        lambda: samdec.TwoWayTransformer(depth=1, embedding_dim=C, num_heads=4, mlp_dim=64),
+        "point_embedding",
+        {
+            "image_embedding": randn(2, C, H, W),
+            "image_pe": randn(2, C, H, W),
+            "point_embedding": randn(1, 5, C),
+        },
+    ),
+    "layer norm 2d: a 3-D input": (lambda: samdec.LayerNorm2d(C), "x", {"x": randn(2, C, H)}),
+    "layer norm 2d: integers": (
+        lambda: samdec.LayerNorm2d(C),
+        "x",
+        {"x": torch.ones(2, C, H, W, dtype=torch.int)},
+    ),
+    "MLP block: integers": (
+        lambda: samdec.MLPBlock(C, 64),
+        "x",
+        {"x": torch.ones(2, C, dtype=torch.int)},
+    ),
+    "MLP: a scalar": (lambda: samdec.MLP(C, 64, 8, 3), "x", {"x": torch.tensor(1.0)}),
+}
+
+
+@pytest.mark.parametrize("case", BAD_BLOCK_INPUTS)
+def test_building_block_refuses(case):
+    make_module, parameter, inputs = BAD_BLOCK_INPUTS[case]
+    module = make_module()
+    assert_refused_at_entry(module, lambda: module(**inputs), parameter)
+
+
+# --- turning the checks off --------------------------------------------------------------------
+
+
+@pytest.fixture
+def checks_disabled():
+    previous = jaxtyping.config.jaxtyping_disable
+    jaxtyping.config.update("jaxtyping_disable", True)
+    try:
+        yield
+    finally:
+        jaxtyping.config.update("jaxtyping_disable", previous)
+
+
+def test_disabled_checks_let_a_bad_grid_fail_inside_torch(decoder, checks_disabled):
+    inputs = decoder_inputs(image_pe=randn(1, C, H, W - 2))
+    with pytest.raises(RuntimeError, match="size of tensor"):
+        decoder(**inputs, multimask_output=True)
+
+
+def test_disabled_checks_let_a_wrong_batch_broadcast_silently(decoder, checks_disabled):
+    inputs = decoder_inputs(dense_prompt_embeddings=randn(1, C, H, W))
+    masks, _ = decoder(**inputs, multimask_output=True)
+    assert masks.shape == (BATCH, 3, 4 * H, 4 * W)
+
+
+def layer_norm_on_a_3d_input() -> None:
+    samdec.LayerNorm2d(4)(torch.randn(2, 4, 5))
+
+
+def test_environment_variable_disables_checks():
+    with pytest.raises(TypeCheckError):
+        layer_norm_on_a_3d_input()
+
+    probe = f"""
+import torch
+import samdec
+{inspect.getsource(layer_norm_on_a_3d_input)}
+try:
+    layer_norm_on_a_3d_input()
+except Exception as error:
+    print(type(error).__name__)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=os.environ | {"JAXTYPING_DISABLE": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert result.stdout.strip() == "RuntimeError"
+
+
+# --- every module has a contract ---------------------------------------------------------------
+
+
+def _probe(x: Float[Tensor, " N"]) -> Float[Tensor, " N"]:
+    return x
+
+
+# every function `jaxtyped(typechecker=...)` returns runs this one code object (its wrapper); the
+# old undecorated-typechecker form and a bare beartype have other code
+JAXTYPED_WRAPPER_CODE = jaxtyped(typechecker=beartype)(_probe).__code__
+
+
+def is_jaxtyped(function: Callable) -> bool:
+    return getattr(function, "__code__", None) is JAXTYPED_WRAPPER_CODE
+
+
+def samdec_module_classes() -> list[type[nn.Module]]:
+    classes = []
+    for info in pkgutil.walk_packages(samdec.__path__, "samdec."):
+        if info.name.endswith("__main__"):
+            continue  # running it is the command line, not an import
+        module = importlib.import_module(info.name)
+        classes += [
+            cls
+            for _, cls in inspect.getmembers(module, inspect.isclass)
+            if cls.__module__ == module.__name__ and issubclass(cls, nn.Module)
+        ]
+    return classes
+
+
+def test_every_samdec_forward_is_jaxtyped():
+    classes = samdec_module_classes()
+    names = {cls.__name__ for cls in classes}
+    assert names >= {"Attention", "MaskDecoder", "PromptEncoder", "TwoWayTransformer", "MLP"}
+    unchecked = [cls.__qualname__ for cls in classes if not is_jaxtyped(cls.forward)]
+    assert unchecked == []
+
+
+def test_the_wrapper_check_tells_checked_from_unchecked():
+    class Unchecked(nn.Module):
+        def forward(self, x: Float[Tensor, " N"]) -> Float[Tensor, " N"]:
+            return x
+
+    class BeartypeOnly(nn.Module):
+        @beartype
+        def forward(self, x: Float[Tensor, " N"]) -> Float[Tensor, " N"]:
+            return x
+
+    assert is_jaxtyped(samdec.LayerNorm2d.forward)
+    assert not is_jaxtyped(Unchecked.forward)
+    assert not is_jaxtyped(BeartypeOnly.forward)
+    assert not is_jaxtyped(jaxtyped(typechecker=None)(_probe))
