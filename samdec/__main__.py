@@ -1,0 +1,47 @@
+"""`python -m samdec [trace]` prints the shape of every tensor in the decoder on the walk-through's
+example; `python -m samdec figures [--check]` draws the structure diagrams into figures/."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from samdec.trace import format_table, trace_example
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m samdec", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    trace = commands.add_parser("trace", help="print the shape flow (the default)")
+    trace.add_argument("--depth", type=int, help="leave out calls nested deeper than this")
+    figures = commands.add_parser("figures", help="draw the structure diagrams")
+    figures.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; fail, listing them, if committed figures differ from the code's",
+    )
+    figures.add_argument(
+        "--dir", type=Path, default=Path("figures"), help="relative to the current directory"
+    )
+    args = parser.parse_args(argv)
+
+    if args.command == "figures":
+        # matplotlib is only needed here: the trace table works without importing it
+        from samdec.diagrams import check_figures, write_figures
+
+        if args.check:
+            stale = check_figures(args.dir)
+            for file_name in stale:
+                print(f"{args.dir / file_name} differs from what the code draws", file=sys.stderr)
+            if stale:
+                print("regenerate them with `make figures`", file=sys.stderr)
+            return 1 if stale else 0
+        for path in write_figures(args.dir):
+            print(path)
+        return 0
+
+    print(format_table(trace_example(), max_depth=getattr(args, "depth", None)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
