@@ -238,6 +238,11 @@ BAD_BLOCK_INPUTS = {
         {"x": torch.ones(2, C, dtype=torch.int)},
     ),
     "MLP: a scalar": (lambda: samdec.MLP(C, 64, 8, 3), "x", {"x": torch.tensor(1.0)}),
+    "output upscaling: image tokens instead of a grid": (
+        lambda: samdec.OutputUpscaling(C),
+        "x",
+        {"x": randn(2, H * W, C)},
+    ),
 }
 
 
@@ -246,6 +251,11 @@ def test_building_block_refuses(case):
     make_module, parameter, inputs = BAD_BLOCK_INPUTS[case]
     module = make_module()
     assert_refused_at_entry(module, lambda: module(**inputs), parameter)
+
+
+def test_dot_product_masks_refuses_weights_of_another_width():
+    with pytest.raises(TypeCheckError, match="parameter 'upscaled_embedding'"):
+        samdec.dot_product_masks(randn(BATCH, 4, C // 8), randn(BATCH, C // 4, 4 * H, 4 * W))
 
 
 # --- turning the checks off --------------------------------------------------------------------
@@ -273,25 +283,21 @@ def test_disabled_checks_let_a_wrong_batch_broadcast_silently(decoder, checks_di
     assert masks.shape == (BATCH, 3, 4 * H, 4 * W)
 
 
-def layer_norm_on_a_3d_input() -> None:
-    samdec.LayerNorm2d(4)(torch.randn(2, 4, 5))
-
-
-def test_environment_variable_disables_checks():
-    with pytest.raises(TypeCheckError):
-        layer_norm_on_a_3d_input()
-
-    probe = f"""
+# the "layer norm 2d: a 3-D input" case above, whose refusal with checks on is tested there
+UNCHECKED_PROBE = """
 import torch
 import samdec
-{inspect.getsource(layer_norm_on_a_3d_input)}
+
 try:
-    layer_norm_on_a_3d_input()
+    samdec.LayerNorm2d(4)(torch.randn(2, 4, 5))
 except Exception as error:
     print(type(error).__name__)
 """
+
+
+def test_environment_variable_disables_checks():
     result = subprocess.run(
-        [sys.executable, "-c", probe],
+        [sys.executable, "-c", UNCHECKED_PROBE],
         env=os.environ | {"JAXTYPING_DISABLE": "1"},
         capture_output=True,
         text=True,
@@ -308,8 +314,9 @@ def _probe(x: Float[Tensor, " N"]) -> Float[Tensor, " N"]:
     return x
 
 
-# every function `jaxtyped(typechecker=...)` returns runs this one code object (its wrapper); the
-# old undecorated-typechecker form and a bare beartype have other code
+# `jaxtyped(typechecker=...)` returns a closure over one and the same inner function for whatever
+# it wraps, so that function's code object identifies a checked function; `jaxtyped` without a
+# typechecker, or beartype alone, leave other code
 JAXTYPED_WRAPPER_CODE = jaxtyped(typechecker=beartype)(_probe).__code__
 
 

@@ -131,11 +131,29 @@ def test_mlp(official, num_layers, sigmoid_output):
     assert_matches(ours(x), reference(x))
 
 
+def test_output_upscaling(official):
+    """samdec's `OutputUpscaling` against the official decoder's `output_upscaling` Sequential."""
+    reference, ours = loaded_twin(
+        official_sam_mask_decoder(official, **NARROW, depth=1).output_upscaling,
+        samdec.OutputUpscaling(64),
+    )
+    x = randn(2, 64, 5, 6)
+    assert ours(x).shape == (2, 8, 20, 24)
+    assert_matches(ours(x), reference(x))
+
+
+def test_dot_product_masks():
+    """Mask i at a pixel is the dot product of hypernetwork weights i with the pixel's features."""
+    hyper_in, upscaled = randn(2, 4, 8, seed=1), randn(2, 8, 5, 6, seed=2)
+    expected = torch.einsum("bmc,bchw->bmhw", hyper_in, upscaled)
+    assert_matches(samdec.dot_product_masks(hyper_in, upscaled), expected)
+
+
 # --- the mask decoder --------------------------------------------------------------------------
 
 DECODER_CASES = [
     pytest.param(SAM_WIDTHS, (64, 64), 1, 3, id="example-shapes"),
-    pytest.param(SAM_WIDTHS, (64, 64), 3, 3, id="three-prompt-sets"),
+    pytest.param(SAM_WIDTHS, (32, 32), 3, 3, id="three-prompt-sets"),
     pytest.param({**NARROW, "depth": 1}, (48, 64), 2, 3, id="non-square-48x64"),
     pytest.param({**NARROW, "depth": 1}, (16, 16), 2, 5, id="narrow-depth-1"),
     pytest.param({**NARROW, "depth": 3}, (16, 16), 2, 5, id="narrow-depth-3"),
@@ -159,7 +177,7 @@ def test_mask_decoder(official, widths, grid, batch, n_sparse, multimask_output)
     assert_matches(iou, expected_iou)
 
 
-@pytest.mark.parametrize(("widths", "grid", "batch", "n_sparse"), DECODER_CASES[1:3])
+@pytest.mark.parametrize(("widths", "grid", "batch", "n_sparse"), DECODER_CASES[2:5])
 def test_predict_masks(official, widths, grid, batch, n_sparse):
     reference, ours = decoder_twin(official, widths)
     inputs = decoder_inputs(widths["transformer_dim"], grid, batch, n_sparse)

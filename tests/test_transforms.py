@@ -9,7 +9,8 @@ import torch
 from samdec import postprocess_masks, resized_shape, transform_boxes, transform_coords
 
 # (H, W): the example's landscape photo, its portrait twin, squares, sizes whose rounding differs
-# between the two sides, and images smaller than the 1024 frame
+# between the two sides, a side landing on exactly half a pixel (500.5: rounds up, not to even),
+# and images smaller than the 1024 frame
 ORIGINAL_SIZES = [
     (1500, 2250),
     (2250, 1500),
@@ -19,6 +20,7 @@ ORIGINAL_SIZES = [
     (333, 1000),
     (1000, 333),
     (601, 1201),
+    (1001, 2048),
     (100, 60),
 ]
 
