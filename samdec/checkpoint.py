@@ -23,12 +23,17 @@ def load_sam_checkpoint(path: str | PathLike) -> tuple[PromptEncoder, MaskDecode
     """
     try:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
     except pickle.UnpicklingError as error:
         raise CheckpointError(
-            f"{path}: refused to load; it is not a plain tensor checkpoint ({error})"
+            f"{path}: refused; it holds objects other than tensors and plain containers, which"
+            f" could run code when unpickled ({_blocked_reason(error)})"
         ) from error
-    except (RuntimeError, EOFError, ValueError) as error:
-        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({error})") from error
+    except Exception as error:  # torch's loader fails on malformed bytes in many different ways
+        raise CheckpointError(
+            f"{path}: not a PyTorch checkpoint ({type(error).__name__}: {error})"
+        ) from error
     if not isinstance(state_dict, dict) or not all(isinstance(k, str) for k in state_dict):
         raise CheckpointError(f"{path}: holds a {type(state_dict).__name__}, not a state dict")
 
@@ -51,11 +56,23 @@ def _load_prefixed(
             f"{path}: does not match SAM's {prefix.rstrip('.')} layout;"
             f" missing keys: {missing or 'none'}; unexpected keys: {unexpected or 'none'}"
         )
-    wrong_shapes = [
-        f"{prefix}{k}: {tuple(v.shape)} in the file, {tuple(expected[k].shape)} expected"
+    wrong_values = [
+        f"{prefix}{k}: {_describe(v)} in the file, {tuple(expected[k].shape)} expected"
         for k, v in own.items()
-        if v.shape != expected[k].shape
+        if not isinstance(v, torch.Tensor) or v.shape != expected[k].shape
     ]
-    if wrong_shapes:
-        raise CheckpointError(f"{path}: wrong shapes: {'; '.join(wrong_shapes)}")
+    if wrong_values:
+        raise CheckpointError(f"{path}: wrong values: {'; '.join(wrong_values)}")
     module.load_state_dict(own)
+
+
+def _describe(value: object) -> str:
+    return str(tuple(value.shape)) if isinstance(value, torch.Tensor) else type(value).__name__
+
+
+def _blocked_reason(error: pickle.UnpicklingError) -> str:
+    """The line of torch's message that says what was blocked, without its advice to load the
+    file with `weights_only=False`, which is the one thing not to do with an untrusted file."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    blocked = [line for line in lines if "GLOBAL" in line or "Unsupported" in line]
+    return blocked[0] if blocked else "not loadable with weights_only=True"
