@@ -3,9 +3,10 @@
 import math
 
 import torch
-from beartype import beartype
-from jaxtyping import Float, jaxtyped
+from jaxtyping import Float
 from torch import Tensor, nn
+
+from samdec.contracts import shape_checked
 
 
 class Attention(nn.Module):
@@ -30,37 +31,44 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(embedding_dim, self.internal_dim)
         self.out_proj = nn.Linear(self.internal_dim, embedding_dim)
 
-    def separate_heads(
-        self, x: Float[Tensor, "B N C_internal"]
-    ) -> Float[Tensor, "B N_heads N C_head"]:
+    def _separate_heads(self, x: Tensor) -> Tensor:
         b, n, c = x.shape
-        return x.reshape(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)
+        x = x.reshape(b, n, self.num_heads, c // self.num_heads)
+        return x.transpose(1, 2)  # B x N_heads x N x C_head
 
-    def attention_weights(
-        self, q: Float[Tensor, "B N_heads N_q C_head"], k: Float[Tensor, "B N_heads N_k C_head"]
-    ) -> Float[Tensor, "B N_heads N_q N_k"]:
-        """softmax(q k^T / sqrt(C_head)): row i spreads query i over the keys."""
+    def _attention_weights(self, q: Tensor, k: Tensor) -> Tensor:
+        # softmax(q k^T / sqrt(C_head)): row i spreads query i over the keys
         scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-        return torch.softmax(scores, dim=-1)
+        return torch.softmax(scores, dim=-1)  # B x N_heads x N_q x N_k
 
-    def recombine_heads(
-        self, x: Float[Tensor, "B N_heads N C_head"]
-    ) -> Float[Tensor, "B N C_internal"]:
+    def _recombine_heads(self, x: Tensor) -> Tensor:
         b, n_heads, n, c_head = x.shape
-        return x.transpose(1, 2).reshape(b, n, n_heads * c_head)
+        return x.transpose(1, 2).reshape(b, n, n_heads * c_head)  # B x N x C_internal
 
-    @jaxtyped(typechecker=beartype)
+    @shape_checked
     def forward(
         self,
-        q: Float[Tensor, "B N_q C"],
-        k: Float[Tensor, "B N_k C"],
-        v: Float[Tensor, "B N_k C"],
-    ) -> Float[Tensor, "B N_q C"]:
+        q: Float[Tensor, "B N_q {self.embedding_dim}"],
+        k: Float[Tensor, "B N_k {self.embedding_dim}"],
+        v: Float[Tensor, "B N_k {self.embedding_dim}"],
+    ) -> Float[Tensor, "B N_q {self.embedding_dim}"]:
         # input projections, then split the internal width into heads
-        q = self.separate_heads(self.q_proj(q))
-        k = self.separate_heads(self.k_proj(k))
-        v = self.separate_heads(self.v_proj(v))
+        q = self._separate_heads(self.q_proj(q))
+        k = self._separate_heads(self.k_proj(k))
+        v = self._separate_heads(self.v_proj(v))
 
         # each head attends on its own; recombining concatenates the heads' outputs
-        out = self.attention_weights(q, k) @ v
-        return self.out_proj(self.recombine_heads(out))
+        out = self._attention_weights(q, k) @ v
+        return self.out_proj(self._recombine_heads(out))
+
+    @shape_checked
+    def attention_weights(
+        self,
+        q: Float[Tensor, "B N_q {self.embedding_dim}"],
+        k: Float[Tensor, "B N_k {self.embedding_dim}"],
+    ) -> Float[Tensor, "B {self.num_heads} N_q N_k"]:
+        """The attention weights `forward` computes for these queries and keys, per head: for
+        looking at what attends to what (`forward` itself does not return them)."""
+        q = self._separate_heads(self.q_proj(q))
+        k = self._separate_heads(self.k_proj(k))
+        return self._attention_weights(q, k)

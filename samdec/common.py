@@ -1,9 +1,10 @@
 """Small building blocks shared by the decoder and the prompt encoder."""
 
 import torch
-from beartype import beartype
-from jaxtyping import Float, jaxtyped
+from jaxtyping import Float
 from torch import Tensor, nn
+
+from samdec.contracts import shape_checked
 
 
 class MLPBlock(nn.Module):
@@ -11,12 +12,15 @@ class MLPBlock(nn.Module):
 
     def __init__(self, embedding_dim: int, mlp_dim: int, act: type[nn.Module] = nn.GELU) -> None:
         super().__init__()
+        self.embedding_dim = embedding_dim
         self.lin1 = nn.Linear(embedding_dim, mlp_dim)
         self.lin2 = nn.Linear(mlp_dim, embedding_dim)
         self.act = act()
 
-    @jaxtyped(typechecker=beartype)
-    def forward(self, x: Float[Tensor, "*batch C"]) -> Float[Tensor, "*batch C"]:
+    @shape_checked
+    def forward(
+        self, x: Float[Tensor, "*batch {self.embedding_dim}"]
+    ) -> Float[Tensor, "*batch {self.embedding_dim}"]:
         return self.lin2(self.act(self.lin1(x)))
 
 
@@ -29,12 +33,15 @@ class LayerNorm2d(nn.Module):
 
     def __init__(self, num_channels: int, eps: float = 1e-6) -> None:
         super().__init__()
+        self.num_channels = num_channels
         self.weight = nn.Parameter(torch.ones(num_channels))
         self.bias = nn.Parameter(torch.zeros(num_channels))
         self.eps = eps
 
-    @jaxtyped(typechecker=beartype)
-    def forward(self, x: Float[Tensor, "B C H W"]) -> Float[Tensor, "B C H W"]:
+    @shape_checked
+    def forward(
+        self, x: Float[Tensor, "B {self.num_channels} H W"]
+    ) -> Float[Tensor, "B {self.num_channels} H W"]:
         mean = x.mean(1, keepdim=True)
         variance = (x - mean).pow(2).mean(1, keepdim=True)
         x = (x - mean) / torch.sqrt(variance + self.eps)

@@ -9,10 +9,11 @@ SAM's while the masks are not a dog.
 
 import torch
 from beartype import beartype
-from jaxtyping import Float, Int, jaxtyped
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from samdec.build import build_mask_decoder, build_prompt_encoder
+from samdec.contracts import shape_checked
 from samdec.mask_decoder import MaskDecoder
 from samdec.prompt_encoder import PromptEncoder
 from samdec.transforms import resized_shape, transform_boxes, transform_coords
@@ -30,7 +31,7 @@ def example_modules(seed: int = 0) -> tuple[PromptEncoder, MaskDecoder]:
     return build_prompt_encoder().eval(), build_mask_decoder().eval()
 
 
-@jaxtyped(typechecker=beartype)
+@shape_checked
 def example_prompts() -> tuple[Float[Tensor, "1 1 2"], Int[Tensor, "1 1"], Float[Tensor, "1 4"]]:
     """The point, its label and the box, moved into the 1024 frame as the predictor does."""
     coords = transform_coords(torch.tensor([POINT_COORDS]), ORIGINAL_SIZE)
@@ -39,13 +40,13 @@ def example_prompts() -> tuple[Float[Tensor, "1 1 2"], Int[Tensor, "1 1"], Float
     return coords, labels, boxes
 
 
-@jaxtyped(typechecker=beartype)
+@shape_checked
 def example_image_embedding(seed: int = 0) -> Float[Tensor, "1 256 64 64"]:
     """Stands in for the image encoder's output on the photo: seeded unit-variance noise."""
     return torch.randn(1, 256, 64, 64, generator=torch.Generator().manual_seed(seed))
 
 
-@jaxtyped(typechecker=beartype)
+@shape_checked
 def example_decoder_inputs(prompt_encoder: PromptEncoder, seed: int = 0) -> dict[str, Tensor]:
     """The four tensors `MaskDecoder.forward` receives in the example, by keyword."""
     coords, labels, boxes = example_prompts()

@@ -1,10 +1,10 @@
 """SAM's mask decoder: from image and prompt embeddings to mask logits and IoU scores."""
 
 import torch
-from beartype import beartype
-from jaxtyping import Float, jaxtyped
+from jaxtyping import Float
 from torch import Tensor, nn
 
+from samdec.contracts import shape_checked
 from samdec.mlp import MLP
 from samdec.output_upscaling import OutputUpscaling
 
@@ -46,7 +46,7 @@ class MaskDecoder(nn.Module):
             transformer_dim, iou_head_hidden_dim, self.num_mask_tokens, iou_head_depth
         )
 
-    @jaxtyped(typechecker=beartype)
+    @shape_checked
     def forward(
         self,
         image_embeddings: Float[Tensor, "1 {self.transformer_dim} H W"],
@@ -69,7 +69,7 @@ class MaskDecoder(nn.Module):
         mask_slice = slice(1, None) if multimask_output else slice(0, 1)
         return masks[:, mask_slice, :, :], iou_pred[:, mask_slice]
 
-    @jaxtyped(typechecker=beartype)
+    @shape_checked
     def predict_masks(
         self,
         image_embeddings: Float[Tensor, "1 {self.transformer_dim} H W"],
@@ -108,7 +108,7 @@ class MaskDecoder(nn.Module):
         return masks, iou_pred
 
 
-@jaxtyped(typechecker=beartype)
+@shape_checked
 def dot_product_masks(
     hyper_in: Float[Tensor, "B N_masks C_up"], upscaled_embedding: Float[Tensor, "B C_up H W"]
 ) -> Float[Tensor, "B N_masks H W"]:

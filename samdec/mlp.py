@@ -1,9 +1,10 @@
 """The small MLP of the decoder's heads: hypernetwork MLPs and the IoU prediction head."""
 
 import torch.nn.functional as F
-from beartype import beartype
-from jaxtyping import Float, jaxtyped
+from jaxtyping import Float
 from torch import Tensor, nn
+
+from samdec.contracts import shape_checked
 
 
 class MLP(nn.Module):
@@ -18,6 +19,8 @@ class MLP(nn.Module):
         sigmoid_output: bool = False,
     ) -> None:
         super().__init__()
+        self.input_dim = input_dim
+        self.output_dim = output_dim
         self.num_layers = num_layers
         hidden = [hidden_dim] * (num_layers - 1)
         self.layers = nn.ModuleList(
@@ -26,8 +29,10 @@ class MLP(nn.Module):
         )
         self.sigmoid_output = sigmoid_output
 
-    @jaxtyped(typechecker=beartype)
-    def forward(self, x: Float[Tensor, "*batch C_in"]) -> Float[Tensor, "*batch C_out"]:
+    @shape_checked
+    def forward(
+        self, x: Float[Tensor, "*batch {self.input_dim}"]
+    ) -> Float[Tensor, "*batch {self.output_dim}"]:
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if i < self.num_layers - 1:

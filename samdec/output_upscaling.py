@@ -1,10 +1,10 @@
 """The decoder's output upscaling: the image embedding at 4x the resolution, 8x narrower."""
 
-from beartype import beartype
-from jaxtyping import Float, jaxtyped
+from jaxtyping import Float
 from torch import Tensor, nn
 
 from samdec.common import LayerNorm2d
+from samdec.contracts import shape_checked
 
 
 class OutputUpscaling(nn.Sequential):
@@ -23,7 +23,10 @@ class OutputUpscaling(nn.Sequential):
             nn.ConvTranspose2d(transformer_dim // 4, transformer_dim // 8, kernel_size=2, stride=2),
             activation(),
         )
+        self.transformer_dim = transformer_dim
 
-    @jaxtyped(typechecker=beartype)
-    def forward(self, x: Float[Tensor, "B C H W"]) -> Float[Tensor, "B C_up 4*H 4*W"]:
+    @shape_checked
+    def forward(
+        self, x: Float[Tensor, "B {self.transformer_dim} H W"]
+    ) -> Float[Tensor, "B {self.transformer_dim//8} 4*H 4*W"]:
         return super().forward(x)

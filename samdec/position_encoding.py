@@ -3,9 +3,10 @@
 import math
 
 import torch
-from beartype import beartype
-from jaxtyping import Float, Real, jaxtyped
+from jaxtyping import Float, Real
 from torch import Tensor, nn
+
+from samdec.contracts import shape_checked
 
 
 class PositionEmbeddingRandom(nn.Module):
@@ -24,7 +25,7 @@ class PositionEmbeddingRandom(nn.Module):
             "positional_encoding_gaussian_matrix", scale * torch.randn((2, num_pos_feats))
         )
 
-    @jaxtyped(typechecker=beartype)
+    @shape_checked
     def _pe_encoding(
         self, coords: Float[Tensor, "*batch 2"]
     ) -> Float[Tensor, "*batch 2*{self.num_pos_feats}"]:
@@ -33,7 +34,7 @@ class PositionEmbeddingRandom(nn.Module):
         coords = 2 * math.pi * (coords @ self.positional_encoding_gaussian_matrix)
         return torch.cat([torch.sin(coords), torch.cos(coords)], dim=-1)
 
-    @jaxtyped(typechecker=beartype)
+    @shape_checked
     def forward(
         self, size: tuple[int, int]
     ) -> Float[Tensor, "2*{self.num_pos_feats} {size[0]} {size[1]}"]:
@@ -46,7 +47,7 @@ class PositionEmbeddingRandom(nn.Module):
         pe = self._pe_encoding(torch.stack([x_embed, y_embed], dim=-1))
         return pe.permute(2, 0, 1)
 
-    @jaxtyped(typechecker=beartype)
+    @shape_checked
     def forward_with_coords(
         self, coords_input: Real[Tensor, "B N 2"], image_size: tuple[int, int]
     ) -> Float[Tensor, "B N 2*{self.num_pos_feats}"]:

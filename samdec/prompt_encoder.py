@@ -1,11 +1,11 @@
 """SAM's prompt encoder: points, boxes and masks to the decoder's sparse and dense embeddings."""
 
 import torch
-from beartype import beartype
-from jaxtyping import Float, Real, jaxtyped
+from jaxtyping import Float, Real
 from torch import Tensor, nn
 
 from samdec.common import LayerNorm2d
+from samdec.contracts import shape_checked
 from samdec.position_encoding import PositionEmbeddingRandom
 
 # Point labels, as SAM's predictor passes them.
@@ -57,14 +57,14 @@ class PromptEncoder(nn.Module):
         )
         self.no_mask_embed = nn.Embedding(1, embed_dim)
 
-    @jaxtyped(typechecker=beartype)
+    @shape_checked
     def get_dense_pe(
         self,
     ) -> Float[Tensor, IMAGE_PE_SHAPE]:
         """The positional encoding of every cell of the embedding grid: the decoder's `image_pe`."""
         return self.pe_layer(self.image_embedding_size).unsqueeze(0)
 
-    @jaxtyped(typechecker=beartype)
+    @shape_checked
     def _embed_points(
         self,
         points: Real[Tensor, "B N_points 2"],
@@ -85,7 +85,7 @@ class PromptEncoder(nn.Module):
         point_embedding[labels == FOREGROUND_LABEL] += self.point_embeddings[1].weight
         return point_embedding
 
-    @jaxtyped(typechecker=beartype)
+    @shape_checked
     def _embed_boxes(
         self, boxes: Real[Tensor, "B 4"] | Real[Tensor, "B 1 4"]
     ) -> Float[Tensor, "B 2 {self.embed_dim}"]:
@@ -96,14 +96,14 @@ class PromptEncoder(nn.Module):
         corner_embedding[:, 1, :] += self.point_embeddings[3].weight
         return corner_embedding
 
-    @jaxtyped(typechecker=beartype)
+    @shape_checked
     def _embed_masks(
         self,
         masks: Float[Tensor, MASK_PROMPT_SHAPE],
     ) -> Float[Tensor, DENSE_SHAPE]:
         return self.mask_downscaling(masks)
 
-    @jaxtyped(typechecker=beartype)
+    @shape_checked
     def forward(
         self,
         points: tuple[Real[Tensor, "B N_points 2"], Real[Tensor, "B N_points"]] | None,

@@ -24,7 +24,7 @@ Shape = tuple[int, ...]
 # Steps that are methods rather than submodules, so module hooks do not see them: the head split
 # and recombination, the attention weights, and the decoder's masks before the multimask slice.
 TRACED_METHODS: Mapping[type[nn.Module], tuple[str, ...]] = {
-    Attention: ("separate_heads", "attention_weights", "recombine_heads"),
+    Attention: ("_separate_heads", "_attention_weights", "_recombine_heads"),
     MaskDecoder: ("predict_masks",),
 }
 
@@ -34,7 +34,7 @@ class Call:
     """One call seen while tracing.
 
     `path` is the attribute path from the traced root ("" for the root itself), with the method
-    name appended for a traced method: "transformer.layers.0.self_attn.separate_heads". `name` is
+    name appended for a traced method: "transformer.layers.0.self_attn._separate_heads". `name` is
     what ran: the class name, or "Class.method". `depth` is how many traced calls enclose this one.
     `inputs` maps argument names to shapes (non-tensor arguments to their repr); `outputs` holds
     one shape per returned tensor.

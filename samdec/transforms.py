@@ -8,8 +8,10 @@ then to the original size.
 
 import torch.nn.functional as F
 from beartype import beartype
-from jaxtyping import Float, Real, jaxtyped
+from jaxtyping import Float, Real
 from torch import Tensor
+
+from samdec.contracts import shape_checked
 
 IMAGE_SIZE = 1024  # the image encoder's square input
 
@@ -22,7 +24,7 @@ def resized_shape(original_size: tuple[int, int], long_side: int = IMAGE_SIZE) -
     return int(old_h * scale + 0.5), int(old_w * scale + 0.5)
 
 
-@jaxtyped(typechecker=beartype)
+@shape_checked
 def transform_coords(
     coords: Real[Tensor, "*batch 2"], original_size: tuple[int, int], long_side: int = IMAGE_SIZE
 ) -> Float[Tensor, "*batch 2"]:
@@ -35,7 +37,7 @@ def transform_coords(
     return coords.float()
 
 
-@jaxtyped(typechecker=beartype)
+@shape_checked
 def transform_boxes(
     boxes: Real[Tensor, "*batch 4"], original_size: tuple[int, int], long_side: int = IMAGE_SIZE
 ) -> Float[Tensor, "*batch 4"]:
@@ -44,7 +46,7 @@ def transform_boxes(
     return corners.reshape(boxes.shape)
 
 
-@jaxtyped(typechecker=beartype)
+@shape_checked
 def postprocess_masks(
     masks: Float[Tensor, "B N_masks H W"],
     input_size: tuple[int, int],

@@ -1,11 +1,11 @@
 """The two-way transformer: prompt tokens and image tokens take turns attending to each other."""
 
-from beartype import beartype
-from jaxtyping import Float, jaxtyped
+from jaxtyping import Float
 from torch import Tensor, nn
 
 from samdec.attention import Attention
 from samdec.common import MLPBlock
+from samdec.contracts import shape_checked
 
 
 class TwoWayAttentionBlock(nn.Module):
@@ -27,6 +27,7 @@ class TwoWayAttentionBlock(nn.Module):
         skip_first_layer_pe: bool = False,
     ) -> None:
         super().__init__()
+        self.embedding_dim = embedding_dim
         self.self_attn = Attention(embedding_dim, num_heads)
         self.norm1 = nn.LayerNorm(embedding_dim)
 
@@ -45,14 +46,17 @@ class TwoWayAttentionBlock(nn.Module):
 
         self.skip_first_layer_pe = skip_first_layer_pe
 
-    @jaxtyped(typechecker=beartype)
+    @shape_checked
     def forward(
         self,
-        queries: Float[Tensor, "B N_tokens C"],
-        keys: Float[Tensor, "B N_image C"],
-        query_pe: Float[Tensor, "B N_tokens C"],
-        key_pe: Float[Tensor, "B N_image C"],
-    ) -> tuple[Float[Tensor, "B N_tokens C"], Float[Tensor, "B N_image C"]]:
+        queries: Float[Tensor, "B N_tokens {self.embedding_dim}"],
+        keys: Float[Tensor, "B N_image {self.embedding_dim}"],
+        query_pe: Float[Tensor, "B N_tokens {self.embedding_dim}"],
+        key_pe: Float[Tensor, "B N_image {self.embedding_dim}"],
+    ) -> tuple[
+        Float[Tensor, "B N_tokens {self.embedding_dim}"],
+        Float[Tensor, "B N_image {self.embedding_dim}"],
+    ]:
         # (1) self-attention of the tokens
         if self.skip_first_layer_pe:
             queries = self.self_attn(q=queries, k=queries, v=queries)
@@ -113,13 +117,16 @@ class TwoWayTransformer(nn.Module):
         )
         self.norm_final_attn = nn.LayerNorm(embedding_dim)
 
-    @jaxtyped(typechecker=beartype)
+    @shape_checked
     def forward(
         self,
-        image_embedding: Float[Tensor, "B C H W"],
-        image_pe: Float[Tensor, "B C H W"],
-        point_embedding: Float[Tensor, "B N_tokens C"],
-    ) -> tuple[Float[Tensor, "B N_tokens C"], Float[Tensor, "B H*W C"]]:
+        image_embedding: Float[Tensor, "B {self.embedding_dim} H W"],
+        image_pe: Float[Tensor, "B {self.embedding_dim} H W"],
+        point_embedding: Float[Tensor, "B N_tokens {self.embedding_dim}"],
+    ) -> tuple[
+        Float[Tensor, "B N_tokens {self.embedding_dim}"],
+        Float[Tensor, "B H*W {self.embedding_dim}"],
+    ]:
         # the image grid becomes a sequence of H*W image tokens: B C H W -> B H*W C
         image_embedding = image_embedding.flatten(2).permute(0, 2, 1)
         image_pe = image_pe.flatten(2).permute(0, 2, 1)

@@ -14,6 +14,8 @@ import types
 import pytest
 import torch
 
+from samdec.contracts import check_nested_calls
+
 
 def import_official_modeling() -> types.ModuleType:
     if "segment_anything" not in sys.modules:
@@ -24,6 +26,23 @@ def import_official_modeling() -> types.ModuleType:
         package.__path__ = list(spec.submodule_search_locations)
         sys.modules["segment_anything"] = package
     return importlib.import_module("segment_anything.modeling")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nested_checks_on():
+    """The suite checks every nested call too, so that each piece's contract is exercised on the
+    real flow through the decoder, not only where a call enters samdec."""
+    previous = check_nested_calls(True)
+    yield
+    check_nested_calls(previous)
+
+
+@pytest.fixture
+def nested_checks():
+    """`nested_checks(enabled)` sets nested checking for one test; the suite's comes back after."""
+    previous = check_nested_calls(True)
+    yield check_nested_calls
+    check_nested_calls(previous)
 
 
 @pytest.fixture(scope="session")

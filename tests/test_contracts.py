@@ -12,11 +12,11 @@ from collections.abc import Callable
 import jaxtyping
 import pytest
 import torch
-from beartype import beartype
-from jaxtyping import Float, TypeCheckError, jaxtyped
+from jaxtyping import Float, TypeCheckError
 from torch import Tensor, nn
 
 import samdec
+from samdec.contracts import shape_checked
 
 C, H, W = 32, 8, 8
 BATCH, N_SPARSE = 2, 3
@@ -310,20 +310,6 @@ def test_environment_variable_disables_checks():
 # --- every module has a contract ---------------------------------------------------------------
 
 
-def _probe(x: Float[Tensor, " N"]) -> Float[Tensor, " N"]:
-    return x
-
-
-# `jaxtyped(typechecker=...)` returns a closure over one and the same inner function for whatever
-# it wraps, so that function's code object identifies a checked function; `jaxtyped` without a
-# typechecker, or beartype alone, leave other code
-JAXTYPED_WRAPPER_CODE = jaxtyped(typechecker=beartype)(_probe).__code__
-
-
-def is_jaxtyped(function: Callable) -> bool:
-    return getattr(function, "__code__", None) is JAXTYPED_WRAPPER_CODE
-
-
 def samdec_module_classes() -> list[type[nn.Module]]:
     classes = []
     for info in pkgutil.walk_packages(samdec.__path__, "samdec."):
@@ -338,25 +324,65 @@ def samdec_module_classes() -> list[type[nn.Module]]:
     return classes
 
 
-def test_every_samdec_forward_is_jaxtyped():
+def test_every_samdec_forward_is_shape_checked():
     classes = samdec_module_classes()
     names = {cls.__name__ for cls in classes}
     assert names >= {"Attention", "MaskDecoder", "PromptEncoder", "TwoWayTransformer", "MLP"}
-    unchecked = [cls.__qualname__ for cls in classes if not is_jaxtyped(cls.forward)]
+    unchecked = [
+        cls.__qualname__ for cls in classes if not getattr(cls.forward, "__shape_checked__", False)
+    ]
     assert unchecked == []
 
 
-def test_the_wrapper_check_tells_checked_from_unchecked():
-    class Unchecked(nn.Module):
-        def forward(self, x: Float[Tensor, " N"]) -> Float[Tensor, " N"]:
-            return x
+# --- where checks run: at the boundary, and nested only on request ------------------------------
 
-    class BeartypeOnly(nn.Module):
-        @beartype
-        def forward(self, x: Float[Tensor, " N"]) -> Float[Tensor, " N"]:
-            return x
 
-    assert is_jaxtyped(samdec.LayerNorm2d.forward)
-    assert not is_jaxtyped(Unchecked.forward)
-    assert not is_jaxtyped(BeartypeOnly.forward)
-    assert not is_jaxtyped(jaxtyped(typechecker=None)(_probe))
+@shape_checked
+def inner(x: Float[Tensor, " N"]) -> Float[Tensor, " N"]:
+    return x
+
+
+@shape_checked
+def outer(x: Float[Tensor, " N"]) -> Float[Tensor, " N"]:
+    inner(torch.zeros(2, 2))  # breaks inner's contract: only a nested check can see it
+    return x
+
+
+def test_shape_checked_is_jaxtyped_with_beartype():
+    with pytest.raises(TypeCheckError, match="parameter 'x'"):
+        inner(torch.zeros(2, 2))
+    with pytest.raises(TypeCheckError):
+        inner(torch.zeros(3, dtype=torch.int64))  # beartype checks the dtype too
+
+
+def test_a_nested_call_is_checked_only_when_nested_checks_are_on(nested_checks):
+    nested_checks(False)
+    outer(torch.zeros(3))  # the outer contract holds; the inner call is not checked again
+    inner_alone = pytest.raises(TypeCheckError, match="parameter 'x'")
+    with inner_alone:
+        inner(torch.zeros(2, 2))  # after the outer call, a call from outside is checked again
+    nested_checks(True)
+    with pytest.raises(TypeCheckError, match=r"test_contracts\.inner"):
+        outer(torch.zeros(3))
+
+
+def test_a_refused_nested_call_leaves_the_boundary_intact(nested_checks):
+    nested_checks(False)
+    with pytest.raises(TypeCheckError):
+        outer(torch.zeros(2, 2))
+    with pytest.raises(TypeCheckError):
+        inner(torch.zeros(2, 2))
+
+
+def test_the_environment_switches_nested_checks_on():
+    probe = "from samdec import contracts; print(contracts.check_nested_calls(False))"
+    for value, expected in (("1", "True"), ("0", "False")):
+        result = subprocess.run(
+            [sys.executable, "-c", probe],
+            env=os.environ | {"SAMDEC_CHECK_NESTED": value},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        assert result.stdout.strip() == expected

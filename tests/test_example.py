@@ -120,8 +120,8 @@ def test_the_decoders_intermediate_tensors_have_the_shape_tables_shapes():
     (_, _, tokens), (_, image_tokens) = seen["transformer"]
     assert list(tokens.shape) == [1, 8, 256]
     assert list(image_tokens.shape) == [1, 4096, 256]
-    self_q = block.self_attn.separate_heads(seen["self-attention q"][1])
-    cross_q = block.cross_attn_token_to_image.separate_heads(seen["cross-attention q"][1])
+    self_q = block.self_attn._separate_heads(seen["self-attention q"][1])
+    cross_q = block.cross_attn_token_to_image._separate_heads(seen["cross-attention q"][1])
     assert list(self_q.shape) == [1, 8, 8, 32]
     assert list(cross_q.shape) == [1, 8, 8, 16]
     assert list(seen["upscaling"][1].shape) == [1, 32, 256, 256]

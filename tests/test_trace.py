@@ -50,9 +50,9 @@ def test_transformer_shapes(calls):
 def test_self_attention_keeps_the_full_width(calls):
     path = f"{LAYER}.self_attn"
     assert call_at(calls, f"{path}.q_proj").output == (1, 8, 256)
-    assert [c.output for c in calls_at(calls, f"{path}.separate_heads")] == [(1, 8, 8, 32)] * 3
-    assert call_at(calls, f"{path}.attention_weights").output == (1, 8, 8, 8)
-    assert call_at(calls, f"{path}.recombine_heads").output == (1, 8, 256)
+    assert [c.output for c in calls_at(calls, f"{path}._separate_heads")] == [(1, 8, 8, 32)] * 3
+    assert call_at(calls, f"{path}._attention_weights").output == (1, 8, 8, 8)
+    assert call_at(calls, f"{path}._recombine_heads").output == (1, 8, 256)
 
 
 def test_cross_attentions_are_128_wide(calls):
@@ -64,15 +64,15 @@ def test_cross_attentions_are_128_wide(calls):
     }
     assert call_at(calls, f"{path}.q_proj").output == (1, 8, 128)
     assert call_at(calls, f"{path}.k_proj").output == (1, 4096, 128)
-    heads = [c.output for c in calls_at(calls, f"{path}.separate_heads")]
+    heads = [c.output for c in calls_at(calls, f"{path}._separate_heads")]
     assert heads == [(1, 8, 8, 16), (1, 8, 4096, 16), (1, 8, 4096, 16)]
-    assert call_at(calls, f"{path}.attention_weights").output == (1, 8, 8, 4096)
+    assert call_at(calls, f"{path}._attention_weights").output == (1, 8, 8, 4096)
     assert call_at(calls, f"{path}.out_proj").output == (1, 8, 256)
 
     # the image attends to the tokens: queries and keys swap
     path = f"{LAYER}.cross_attn_image_to_token"
     assert call_at(calls, path).inputs == {"q": (1, 4096, 256), "k": (1, 8, 256), "v": (1, 8, 256)}
-    assert call_at(calls, f"{path}.attention_weights").output == (1, 8, 4096, 8)
+    assert call_at(calls, f"{path}._attention_weights").output == (1, 8, 4096, 8)
     assert call_at(calls, path).output == (1, 4096, 256)
 
 
@@ -93,7 +93,7 @@ def test_calls_are_in_call_order_with_their_depth(calls):
         LAYER,
         f"{LAYER}.self_attn",
         f"{LAYER}.self_attn.q_proj",
-        f"{LAYER}.self_attn.separate_heads",
+        f"{LAYER}.self_attn._separate_heads",
         f"{LAYER}.norm1",
         f"{LAYER}.cross_attn_token_to_image",
         f"{LAYER}.mlp",
@@ -107,7 +107,7 @@ def test_calls_are_in_call_order_with_their_depth(calls):
     positions = [paths.index(path) for path in order]
     assert positions == sorted(positions)
     depths = {call.path: call.depth for call in calls}
-    assert depths[f"{LAYER}.self_attn.separate_heads"] == depths[f"{LAYER}.self_attn"] + 1 == 5
+    assert depths[f"{LAYER}.self_attn._separate_heads"] == depths[f"{LAYER}.self_attn"] + 1 == 5
     assert depths["output_upscaling"] == depths["transformer"] == 2
     # every call is nested in the call just before it, or in one of that call's enclosing calls
     for before, call in itertools.pairwise(calls):
@@ -134,7 +134,7 @@ def test_tracing_leaves_the_modules_as_they_were():
         assert not module._forward_pre_hooks
         assert "predict_masks" not in vars(module)
         if isinstance(module, Attention):
-            for name in ("separate_heads", "attention_weights", "recombine_heads"):
+            for name in ("_separate_heads", "_attention_weights", "_recombine_heads"):
                 assert name not in vars(module)
                 assert getattr(module, name).__func__ is getattr(Attention, name)
 
@@ -145,7 +145,7 @@ def test_table_indents_by_depth_and_fits_120_columns(calls):
     assert lines[0].split() == ["call", "module", "/", "method", "inputs", "outputs"]
     assert max(map(len, lines)) <= 120
     assert any(line.startswith("        cross_attn_token_to_image  Attention") for line in lines)
-    assert any("separate_heads()" in line and "[1,8,4096,16]" in line for line in lines)
+    assert any("_separate_heads()" in line and "[1,8,4096,16]" in line for line in lines)
     shallow = format_table(calls, max_depth=2)
     assert "q_proj" not in shallow and "output_upscaling" in shallow
 

@@ -46,7 +46,7 @@ def attention(calls: list[Call]) -> Diagram:
             w=2.45,
         )
         d.arrow(source.bottom, proj_box.top)
-        split = step("separate_heads", i)
+        split = step("_separate_heads", i)
         split_box = d.box(
             x,
             4.05,
@@ -58,7 +58,7 @@ def attention(calls: list[Call]) -> Diagram:
         d.arrow(proj_box.bottom, split_box.top, label=_both(*(c.output for c in proj)))
         heads[name] = (split_box, _both(*(c.output for c in split)))
 
-    weights = step("attention_weights")
+    weights = step("_attention_weights")
     weights_box = d.box(
         2.9,
         5.5,
@@ -76,7 +76,7 @@ def attention(calls: list[Call]) -> Diagram:
     split_v, label_v = heads["v"]
     d.arrow(split_v.bottom, (split_v.x, mix.y), mix.right, label=label_v)
 
-    recombine = step("recombine_heads")
+    recombine = step("_recombine_heads")
     recombine_box = d.box(2.9, 8.2, "recombine heads", "reshape", "concatenate the heads", w=2.2)
     d.arrow(mix.bottom, recombine_box.top, label=_both(*(c.input() for c in recombine)))
 
@@ -249,7 +249,7 @@ def output_upscaling(calls: list[Call]) -> Diagram:
         8.6,
         9.8,
         f"Output upscaling: the image tokens back on their grid, then {scale}x larger",
-        f"output_upscaling, an nn.Sequential of {len(layers)} modules",
+        f"output_upscaling: {upscaling.name}, a Sequential of {len(layers)} modules",
     )
     steps = [("image tokens", "tensor", "keys, out of the transformer")]
     steps.append(("transpose, view", "reshape", f"onto the {grid[-2]} × {grid[-1]} grid"))
