@@ -1,8 +1,9 @@
-"""What do the shape checks cost? The mask decoder at the walk-through's shapes, three ways.
+"""What do the shape checks cost? The mask decoder at the walk-through's shapes, four ways.
 
-samdec with checks on, samdec with checks off (jaxtyping's run-time switch) and the official
-segment-anything 1.0, all with the same weights, interleaved in one process so that a change in
-machine load hits all three alike. Prints the median time of each and the ratios to the official.
+samdec with its default checks (at the boundary), samdec checking every nested call too, samdec
+with checks off (jaxtyping's run-time switch) and the official segment-anything 1.0, all on the
+same weight tensors, interleaved in one process so that a change in machine load hits all alike.
+Prints the median time of each and the median ratio to the official.
 
     python benchmarks/decoder_overhead.py [--rounds 30] [--calls 5]
 """
@@ -18,6 +19,7 @@ import beartype
 import jaxtyping
 import torch
 
+from samdec.contracts import check_nested_calls
 from samdec.example import example_decoder_inputs, example_modules
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -39,8 +41,9 @@ def official_decoder(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
     return decoder.eval()
 
 
-def seconds_per_call(decoder: torch.nn.Module, inputs: dict, checks: bool, calls: int) -> float:
-    jaxtyping.config.update("jaxtyping_disable", not checks)
+def seconds_per_call(decoder: torch.nn.Module, inputs: dict, checks: str, calls: int) -> float:
+    jaxtyping.config.update("jaxtyping_disable", checks == "off")
+    check_nested_calls(checks == "nested")
     start = time.perf_counter()
     for _ in range(calls):
         decoder(**inputs, multimask_output=True)
@@ -56,9 +59,10 @@ def main() -> None:
     prompt_encoder, decoder = example_modules()
     inputs = example_decoder_inputs(prompt_encoder)
     variants = {
-        "samdec, checks on": (decoder, True),
-        "samdec, checks off": (decoder, False),
-        "official": (official_decoder(decoder.state_dict()), False),
+        "samdec, checks on": (decoder, "boundary"),
+        "samdec, nested too": (decoder, "nested"),
+        "samdec, checks off": (decoder, "off"),
+        "official": (official_decoder(decoder.state_dict()), "off"),
     }
     timings: dict[str, list[float]] = {name: [] for name in variants}
     order = list(variants)
@@ -72,6 +76,7 @@ def main() -> None:
                 module, checks = variants[name]
                 timings[name].append(seconds_per_call(module, inputs, checks, args.calls))
     jaxtyping.config.update("jaxtyping_disable", False)
+    check_nested_calls(False)
 
     # Ratios are taken within a round, where the three ran back to back, then the median over
     # rounds: a slow spell of the machine cancels out instead of landing on one variant.

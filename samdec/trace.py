@@ -10,11 +10,13 @@ import inspect
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from samdec import mask_decoder
 from samdec.attention import Attention
 from samdec.example import MULTIMASK_OUTPUT, example_decoder_inputs, example_modules
 from samdec.mask_decoder import MaskDecoder
@@ -27,6 +29,8 @@ TRACED_METHODS: Mapping[type[nn.Module], tuple[str, ...]] = {
     Attention: ("_separate_heads", "_attention_weights", "_recombine_heads"),
     MaskDecoder: ("predict_masks",),
 }
+# Steps that are module-level functions: the per-mask dot product that makes the masks.
+TRACED_FUNCTIONS: tuple[tuple[ModuleType, str], ...] = ((mask_decoder, "dot_product_masks"),)
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,16 @@ def tracing(
     recorder = _Recorder()
     handles = []
     wrapped: list[tuple[nn.Module, str]] = []
+    replaced_functions: list[tuple[ModuleType, str, Callable]] = []
     try:
+        for namespace, function_name in TRACED_FUNCTIONS:
+            function = getattr(namespace, function_name)
+            short_module = namespace.__name__.rsplit(".", 1)[-1]
+            traced = _traced_method(
+                recorder, function_name, f"{short_module}.{function_name}", function
+            )
+            setattr(namespace, function_name, traced)
+            replaced_functions.append((namespace, function_name, function))
         for path, module in root.named_modules():
             signature = inspect.signature(module.forward)
             name = type(module).__name__
@@ -149,6 +162,8 @@ def tracing(
             handle.remove()
         for module, method_name in wrapped:
             delattr(module, method_name)
+        for namespace, function_name, function in replaced_functions:
+            setattr(namespace, function_name, function)
 
 
 def trace_example(seed: int = 0) -> list[Call]:

@@ -8,7 +8,8 @@ import sys
 import pytest
 import torch
 
-from samdec import Attention
+import samdec.mask_decoder
+from samdec import Attention, dot_product_masks
 from samdec.example import MULTIMASK_OUTPUT, example_decoder_inputs, example_modules
 from samdec.trace import call_at, calls_at, format_table, trace_example, tracing
 
@@ -137,6 +138,14 @@ def test_tracing_leaves_the_modules_as_they_were():
             for name in ("_separate_heads", "_attention_weights", "_recombine_heads"):
                 assert name not in vars(module)
                 assert getattr(module, name).__func__ is getattr(Attention, name)
+    assert samdec.mask_decoder.dot_product_masks is dot_product_masks
+
+
+def test_the_per_mask_dot_product_is_traced(calls):
+    dot = call_at(calls, "dot_product_masks")
+    assert dot.inputs == {"hyper_in": (1, 4, 32), "upscaled_embedding": (1, 32, 256, 256)}
+    assert dot.output == (1, 4, 256, 256)
+    assert dot.depth == call_at(calls, "predict_masks").depth + 1
 
 
 def test_table_indents_by_depth_and_fits_120_columns(calls):
