@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable
 from typing import TypeVar
 
+import jaxtyping
 from beartype import beartype
 from jaxtyping import jaxtyped
 
@@ -41,7 +42,7 @@ def shape_checked(function: Function) -> Function:
 
     @functools.wraps(function)
     def enter(*args, **kwargs):
-        if _inside_checked_call.get() and not _check_nested:
+        if jaxtyping.config.jaxtyping_disable or (_inside_checked_call.get() and not _check_nested):
             return function(*args, **kwargs)
         token = _inside_checked_call.set(True)
         try:
