@@ -23,20 +23,11 @@ from samdec.contracts import check_nested_calls
 from samdec.example import example_decoder_inputs, example_modules
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import import_official_modeling
+from conftest import import_official_modeling, official_sam_mask_decoder
 
 
 def official_decoder(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
-    modeling = import_official_modeling()
-    decoder = modeling.MaskDecoder(
-        num_multimask_outputs=3,
-        transformer=modeling.TwoWayTransformer(
-            depth=2, embedding_dim=256, mlp_dim=2048, num_heads=8
-        ),
-        transformer_dim=256,
-        iou_head_depth=3,
-        iou_head_hidden_dim=256,
-    )
+    decoder = official_sam_mask_decoder(import_official_modeling())
     decoder.load_state_dict(state_dict, assign=True)
     return decoder.eval()
 

@@ -28,7 +28,7 @@ class LayerNorm2d(nn.Module):
     """LayerNorm over the channel axis of a B C H W feature map, each pixel normalised on its own.
 
     `nn.LayerNorm(C)` normalises the last axis, which on a channels-first map is W; this module
-    takes the mean and variance over C at every pixel. Its eps is 1e-6, where nn.LayerNorm's is 1e-5.
+    takes the mean and variance over C at every pixel. Its eps is 1e-6 (nn.LayerNorm: 1e-5).
     """
 
     def __init__(self, num_channels: int, eps: float = 1e-6) -> None:

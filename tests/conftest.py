@@ -28,6 +28,31 @@ def import_official_modeling() -> types.ModuleType:
     return importlib.import_module("segment_anything.modeling")
 
 
+def official_sam_prompt_encoder(official: types.ModuleType) -> torch.nn.Module:
+    """The official PromptEncoder with SAM's configuration (build_sam.py)."""
+    return official.PromptEncoder(
+        embed_dim=256,
+        image_embedding_size=(64, 64),
+        input_image_size=(1024, 1024),
+        mask_in_chans=16,
+    )
+
+
+def official_sam_mask_decoder(
+    official: types.ModuleType, transformer_dim=256, num_heads=8, mlp_dim=2048, depth=2
+) -> torch.nn.Module:
+    """The official MaskDecoder with SAM's configuration (build_sam.py), or narrower."""
+    return official.MaskDecoder(
+        num_multimask_outputs=3,
+        transformer=official.TwoWayTransformer(
+            depth=depth, embedding_dim=transformer_dim, mlp_dim=mlp_dim, num_heads=num_heads
+        ),
+        transformer_dim=transformer_dim,
+        iou_head_depth=3,
+        iou_head_hidden_dim=256,
+    )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _nested_checks_on():
     """The suite checks every nested call too, so that each piece's contract is exercised on the

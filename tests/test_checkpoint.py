@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_matches, randomize_
+from conftest import (
+    assert_matches,
+    official_sam_mask_decoder,
+    official_sam_prompt_encoder,
+    randomize_,
+)
 
 import samdec
 from samdec import CheckpointError, load_sam_checkpoint
@@ -19,21 +24,8 @@ from samdec.example import example_decoder_inputs, example_prompts
 @pytest.fixture(scope="module")
 def official_modules(official):
     """SAM's prompt encoder and mask decoder from the official code, with random weights."""
-    prompt_encoder = official.PromptEncoder(
-        embed_dim=256,
-        image_embedding_size=(64, 64),
-        input_image_size=(1024, 1024),
-        mask_in_chans=16,
-    )
-    mask_decoder = official.MaskDecoder(
-        num_multimask_outputs=3,
-        transformer=official.TwoWayTransformer(
-            depth=2, embedding_dim=256, mlp_dim=2048, num_heads=8
-        ),
-        transformer_dim=256,
-        iou_head_depth=3,
-        iou_head_hidden_dim=256,
-    )
+    prompt_encoder = official_sam_prompt_encoder(official)
+    mask_decoder = official_sam_mask_decoder(official)
     return randomize_(prompt_encoder, seed=1).eval(), randomize_(mask_decoder, seed=2).eval()
 
 

@@ -5,7 +5,12 @@ predictor driving samdec's modules."""
 import numpy as np
 import pytest
 import torch
-from conftest import assert_matches, loaded_twin
+from conftest import (
+    assert_matches,
+    loaded_twin,
+    official_sam_mask_decoder,
+    official_sam_prompt_encoder,
+)
 from torch import nn
 
 import samdec
@@ -24,27 +29,6 @@ NARROW = {"transformer_dim": 64, "num_heads": 4, "mlp_dim": 128}
 
 def randn(*shape: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
-
-
-def official_sam_prompt_encoder(official):
-    return official.PromptEncoder(
-        embed_dim=256,
-        image_embedding_size=(64, 64),
-        input_image_size=(1024, 1024),
-        mask_in_chans=16,
-    )
-
-
-def official_sam_mask_decoder(official, transformer_dim=256, num_heads=8, mlp_dim=2048, depth=2):
-    return official.MaskDecoder(
-        num_multimask_outputs=3,
-        transformer=official.TwoWayTransformer(
-            depth=depth, embedding_dim=transformer_dim, mlp_dim=mlp_dim, num_heads=num_heads
-        ),
-        transformer_dim=transformer_dim,
-        iou_head_depth=3,
-        iou_head_hidden_dim=256,
-    )
 
 
 def decoder_twin(official, widths: dict, seed: int = 0):
