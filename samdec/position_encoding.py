@@ -52,6 +52,7 @@ class PositionEmbeddingRandom(nn.Module):
         self, coords_input: Real[Tensor, "B N 2"], image_size: tuple[int, int]
     ) -> Float[Tensor, "B N 2*{self.num_pos_feats}"]:
         """Encodes (x, y) pixel coordinates of an image of `image_size` (H, W)."""
+        # to float before dividing: integer coordinates would otherwise be truncated in place
         coords = coords_input.clone().to(torch.float)
         coords[:, :, 0] = coords[:, :, 0] / image_size[1]
         coords[:, :, 1] = coords[:, :, 1] / image_size[0]
