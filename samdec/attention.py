@@ -52,13 +52,10 @@ class Attention(nn.Module):
         k: Float[Tensor, "B N_k {self.embedding_dim}"],
         v: Float[Tensor, "B N_k {self.embedding_dim}"],
     ) -> Float[Tensor, "B N_q {self.embedding_dim}"]:
-        # input projections, then split the internal width into heads
-        q = self._separate_heads(self.q_proj(q))
-        k = self._separate_heads(self.k_proj(k))
+        weights = self.attention_weights(q, k)
         v = self._separate_heads(self.v_proj(v))
-
         # each head attends on its own; recombining concatenates the heads' outputs
-        out = self._attention_weights(q, k) @ v
+        out = weights @ v
         return self.out_proj(self._recombine_heads(out))
 
     @shape_checked
@@ -69,6 +66,7 @@ class Attention(nn.Module):
     ) -> Float[Tensor, "B {self.num_heads} N_q N_k"]:
         """The attention weights `forward` computes for these queries and keys, per head: for
         looking at what attends to what (`forward` itself does not return them)."""
+        # input projections, then split the internal width into heads
         q = self._separate_heads(self.q_proj(q))
         k = self._separate_heads(self.k_proj(k))
         return self._attention_weights(q, k)
