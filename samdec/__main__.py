@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from samdec.trace import format_table, trace_example
+from samdec.training.config import TrainConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +23,21 @@ def main(argv: list[str] | None = None) -> int:
     figures.add_argument(
         "--dir", type=Path, default=Path("figures"), help="relative to the current directory"
     )
+    train = commands.add_parser("train", help="train the shipped model (make train)")
+    train.add_argument("--steps-at-512", type=int, default=TrainConfig.steps_at_512)
+    train.add_argument("--steps-at-1024", type=int, default=TrainConfig.steps_at_1024)
+    train.add_argument("--seed", type=int, default=TrainConfig.seed)
+    train.add_argument(
+        "--out", type=Path, help="where the weights and the log go (default: the package's)"
+    )
+    train.add_argument(
+        "--work-dir", type=Path, default=Path("runs/train"), help="checkpoints, to resume from"
+    )
+    train.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
+
+    if args.command == "train":
+        return _train(args)
 
     if args.command == "figures":
         # matplotlib is only needed here: the trace table works without importing it
@@ -40,6 +55,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     print(format_table(trace_example(), max_depth=getattr(args, "depth", None)))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    # imported here: the trace table and the figures work without the training code
+    from samdec.pretrained import weights_dir
+    from samdec.training.train import train
+
+    config = TrainConfig(
+        steps_at_512=args.steps_at_512, steps_at_1024=args.steps_at_1024, seed=args.seed
+    )
+    try:
+        weights = train(config, args.out or weights_dir(), args.work_dir, args.threads)
+    except (ValueError, OSError) as error:
+        print(f"python -m samdec train: {error}", file=sys.stderr)
+        return 2
+    print(weights)
     return 0
 
 

@@ -6,9 +6,11 @@ or right; prompts given in original pixels are scaled by the same factor, and th
 then to the original size.
 """
 
+import numpy as np
 import torch.nn.functional as F
 from beartype import beartype
 from jaxtyping import Float, Real
+from PIL import Image
 from torch import Tensor
 
 from samdec.contracts import shape_checked
@@ -58,3 +60,11 @@ def postprocess_masks(
     masks = F.interpolate(masks, (image_size, image_size), mode="bilinear", align_corners=False)
     masks = masks[..., : input_size[0], : input_size[1]]
     return F.interpolate(masks, original_size, mode="bilinear", align_corners=False)
+
+
+@beartype
+def resize_image(image: np.ndarray, long_side: int = IMAGE_SIZE) -> np.ndarray:
+    """An H x W x 3 uint8 image resized (bilinear, as the official predictor does through PIL) so
+    that its longest side is `long_side`."""
+    h, w = resized_shape(image.shape[:2], long_side)
+    return np.array(Image.fromarray(image).resize((w, h), Image.Resampling.BILINEAR))

@@ -1,0 +1,36 @@
+"""The training run's settings: `python -m samdec train` and `make train` use the defaults."""
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps_at_512: int = 2400
+    steps_at_1024: int = 200
+    targets_at_512: int = 8  # sessions (target masks) per image
+    targets_at_1024: int = 4
+    box_fraction: float = 0.4  # of the sessions that start with a box rather than a point
+    max_clicks: int = 4  # corrective clicks before the learning round, at most
+    learning_rate: float = 5e-4
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    seed: int = 0
+
+    @property
+    def steps(self) -> int:
+        return self.steps_at_512 + self.steps_at_1024
+
+    def stage(self, step: int) -> tuple[int, int]:
+        """(image size, targets per image) at `step`."""
+        if step < self.steps_at_512:
+            return 512, self.targets_at_512
+        return 1024, self.targets_at_1024
+
+    def learning_rate_at(self, step: int) -> float:
+        """Linear warmup, then cosine decay to a tenth."""
+        if step < self.warmup_steps:
+            return self.learning_rate * (step + 1) / self.warmup_steps
+        progress = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
+        return self.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
