@@ -61,17 +61,18 @@ def main(argv: list[str] | None = None) -> int:
 def _train(args: argparse.Namespace) -> int:
     # imported here: the trace table and the figures work without the training code
     from samdec.pretrained import weights_dir
-    from samdec.training.train import train
+    from samdec.training.train import check_arguments, train
 
     config = TrainConfig(
         steps_at_512=args.steps_at_512, steps_at_1024=args.steps_at_1024, seed=args.seed
     )
+    out_dir = args.out or weights_dir()
     try:
-        weights = train(config, args.out or weights_dir(), args.work_dir, args.threads)
+        check_arguments(config, out_dir, args.work_dir)
     except (ValueError, OSError) as error:
         print(f"python -m samdec train: {error}", file=sys.stderr)
         return 2
-    print(weights)
+    print(train(config, out_dir, args.work_dir, args.threads))
     return 0
 
 

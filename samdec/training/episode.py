@@ -61,12 +61,16 @@ def make_example(seed: int, img_size: int, targets: int, style: str = "train") -
     scene = generate_scene(seed, style=style)
     full, low_res = scene.render(1.0), scene.render(1.0 / LOW_RES_SCALE)
     h, w = (min(side, img_size) for side in scene.size)
-    top = LOW_RES_SCALE * rng.integers((scene.size[0] - h) // LOW_RES_SCALE + 1)
-    left = LOW_RES_SCALE * rng.integers((scene.size[1] - w) // LOW_RES_SCALE + 1)
+    for _ in range(100):  # a window with something in it
+        top = LOW_RES_SCALE * rng.integers((scene.size[0] - h) // LOW_RES_SCALE + 1)
+        left = LOW_RES_SCALE * rng.integers((scene.size[1] - w) // LOW_RES_SCALE + 1)
+        window = low_res.crop(*(v // LOW_RES_SCALE for v in (top, left, h, w)))
+        candidates = {k: v for k, v in candidate_targets(window).items() if v}
+        if candidates:
+            break
+    else:
+        raise ValueError(f"world seed {seed} has no object large enough to learn")
     image = full.crop(top, left, h, w).image
-    low_res = low_res.crop(*(v // LOW_RES_SCALE for v in (top, left, h, w)))
-
-    candidates = {k: v for k, v in candidate_targets(low_res).items() if v}
     levels = list(candidates)
     odds = np.array([LEVEL_ODDS[level] for level in levels])
     side = img_size // LOW_RES_SCALE

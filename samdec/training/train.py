@@ -44,14 +44,21 @@ def set_image_size(sam: Sam, image_size: int) -> None:
     sam.prompt_encoder.mask_input_size = (4 * grid, 4 * grid)
 
 
-def check_writable(directory: Path) -> None:
-    """Fail now, not after an hour, if `directory` cannot take the results."""
-    directory.mkdir(parents=True, exist_ok=True)
-    try:
-        with tempfile.NamedTemporaryFile(dir=directory):
-            pass
-    except OSError as error:
-        raise OSError(f"cannot write to {directory}: {error}") from error
+def check_arguments(config: TrainConfig, out_dir: Path, work_dir: Path) -> None:
+    """Fail now, not after an hour: the step counts, and whether both directories can be
+    written (they are created if missing)."""
+    if config.steps_at_512 < 0 or config.steps_at_1024 < 0 or config.steps <= 0:
+        raise ValueError(
+            f"the number of steps must be positive, got {config.steps_at_512} at 512 and"
+            f" {config.steps_at_1024} at 1024"
+        )
+    for directory in (out_dir, work_dir):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=directory):
+                pass
+        except OSError as error:
+            raise OSError(f"cannot write to {directory}: {error.strerror}") from error
 
 
 def train(
@@ -63,10 +70,7 @@ def train(
 ) -> Path:
     """Trains, checkpointing into `work_dir` every 50 steps (and resuming from it), then writes
     the weights and the CSV log into `out_dir`. Returns the weights' path."""
-    if config.steps_at_512 < 0 or config.steps_at_1024 < 0 or config.steps <= 0:
-        raise ValueError(f"the number of steps must be positive, got {config.steps}")
-    check_writable(out_dir)
-    check_writable(work_dir)
+    check_arguments(config, out_dir, work_dir)
     if threads is not None:
         torch.set_num_threads(threads)
 
