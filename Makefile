@@ -17,11 +17,11 @@ $(BIN)/python:
 # (which would pull the CUDA build).
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt torch
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,onnx]"
 	touch $@
 
 $(VENV)/.installed-lab: $(STAMP)
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,lab]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,onnx,lab]"
 	touch $@
 
 lint: $(STAMP)
