@@ -3,6 +3,7 @@
 import math
 
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor, nn
 
@@ -14,11 +15,18 @@ class Attention(nn.Module):
 
     The cross-attentions between the 8 tokens and the 4096 image tokens use rate 2 (256 -> 128) to
     halve the cost of the large side; the tokens' self-attention keeps the full width.
+
+    `forward` computes softmax(q k^T / sqrt(C_head)) v with PyTorch's fused
+    `scaled_dot_product_attention`, or, with `fused=False`, explicitly, through the weights that
+    `attention_weights` returns. The two agree to float32 rounding, not bit for bit.
     """
 
-    def __init__(self, embedding_dim: int, num_heads: int, downsample_rate: int = 1) -> None:
+    def __init__(
+        self, embedding_dim: int, num_heads: int, downsample_rate: int = 1, fused: bool = True
+    ) -> None:
         super().__init__()
         self.embedding_dim = embedding_dim
+        self.fused = fused
         self.internal_dim = embedding_dim // downsample_rate
         self.num_heads = num_heads
         if self.internal_dim % num_heads != 0:
@@ -36,10 +44,21 @@ class Attention(nn.Module):
         x = x.reshape(b, n, self.num_heads, c // self.num_heads)
         return x.transpose(1, 2)  # B x N_heads x N x C_head
 
+    def _query_and_key_heads(self, q: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
+        # input projections, then split the internal width into heads
+        return self._separate_heads(self.q_proj(q)), self._separate_heads(self.k_proj(k))
+
     def _attention_weights(self, q: Tensor, k: Tensor) -> Tensor:
         # softmax(q k^T / sqrt(C_head)): row i spreads query i over the keys
         scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
         return torch.softmax(scores, dim=-1)  # B x N_heads x N_q x N_k
+
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        # softmax(q k^T / sqrt(C_head)) v, each head on its own: B x N_heads x N_q x C_head
+        if self.fused:
+            # one call that never stores the weights, with fewer passes over memory
+            return F.scaled_dot_product_attention(q, k, v)
+        return self._attention_weights(q, k) @ v
 
     def _recombine_heads(self, x: Tensor) -> Tensor:
         b, n_heads, n, c_head = x.shape
@@ -52,10 +71,10 @@ class Attention(nn.Module):
         k: Float[Tensor, "B N_k {self.embedding_dim}"],
         v: Float[Tensor, "B N_k {self.embedding_dim}"],
     ) -> Float[Tensor, "B N_q {self.embedding_dim}"]:
-        weights = self.attention_weights(q, k)
+        q, k = self._query_and_key_heads(q, k)
         v = self._separate_heads(self.v_proj(v))
-        # each head attends on its own; recombining concatenates the heads' outputs
-        out = weights @ v
+        # recombining concatenates the heads' outputs
+        out = self._attend(q, k, v)
         return self.out_proj(self._recombine_heads(out))
 
     @shape_checked
@@ -64,9 +83,7 @@ class Attention(nn.Module):
         q: Float[Tensor, "B N_q {self.embedding_dim}"],
         k: Float[Tensor, "B N_k {self.embedding_dim}"],
     ) -> Float[Tensor, "B {self.num_heads} N_q N_k"]:
-        """The attention weights `forward` computes for these queries and keys, per head: for
-        looking at what attends to what (`forward` itself does not return them)."""
-        # input projections, then split the internal width into heads
-        q = self._separate_heads(self.q_proj(q))
-        k = self._separate_heads(self.k_proj(k))
-        return self._attention_weights(q, k)
+        """The attention weights `forward` applies for these queries and keys, per head: for
+        looking at what attends to what. `forward` never stores them: its fused
+        `scaled_dot_product_attention` applies them to the values as it computes them."""
+        return self._attention_weights(*self._query_and_key_heads(q, k))

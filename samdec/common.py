@@ -1,6 +1,7 @@
 """Small building blocks shared by the decoder and the prompt encoder."""
 
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor, nn
 
@@ -42,7 +43,9 @@ class LayerNorm2d(nn.Module):
     def forward(
         self, x: Float[Tensor, "B {self.num_channels} H W"]
     ) -> Float[Tensor, "B {self.num_channels} H W"]:
-        mean = x.mean(1, keepdim=True)
-        variance = (x - mean).pow(2).mean(1, keepdim=True)
-        x = (x - mean) / torch.sqrt(variance + self.eps)
-        return self.weight[:, None, None] * x + self.bias[:, None, None]
+        # F.layer_norm normalises the last axis: C goes there and back, as views. The result is
+        # stored channels-last, the layout the convolutions around it read fastest.
+        x = F.layer_norm(
+            x.permute(0, 2, 3, 1), (self.num_channels,), self.weight, self.bias, self.eps
+        )
+        return x.permute(0, 3, 1, 2)

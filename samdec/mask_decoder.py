@@ -83,11 +83,12 @@ class MaskDecoder(nn.Module):
         output_tokens = output_tokens.unsqueeze(0).expand(sparse_prompt_embeddings.size(0), -1, -1)
         tokens = torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
 
-        # one copy of the image per prompt set; the dense prompt is added pixel by pixel
-        src = torch.repeat_interleave(image_embeddings, tokens.shape[0], dim=0)
-        src = src + dense_prompt_embeddings
-        pos_src = torch.repeat_interleave(image_pe, tokens.shape[0], dim=0)
-        b, c, h, w = src.shape
+        # the image once per prompt set, with its dense prompt added pixel by pixel: broadcasting
+        # makes the B images as it adds, and the positional encoding, the same for all, is a view
+        b = tokens.shape[0]
+        src = (image_embeddings + dense_prompt_embeddings).expand(b, -1, -1, -1)
+        pos_src = image_pe.expand(b, -1, -1, -1)
+        c, h, w = src.shape[1:]
 
         hs, src = self.transformer(src, pos_src, tokens)
         iou_token_out = hs[:, 0, :]

@@ -24,9 +24,10 @@ from samdec.mask_decoder import MaskDecoder
 Shape = tuple[int, ...]
 
 # Steps that are methods rather than submodules, so module hooks do not see them: the head split
-# and recombination, the attention weights, and the decoder's masks before the multimask slice.
+# and recombination, the attention itself (with the weights inside it when it is computed
+# explicitly; a fused call never shows them), and the decoder's masks before the multimask slice.
 TRACED_METHODS: Mapping[type[nn.Module], tuple[str, ...]] = {
-    Attention: ("_separate_heads", "_attention_weights", "_recombine_heads"),
+    Attention: ("_separate_heads", "_attend", "_attention_weights", "_recombine_heads"),
     MaskDecoder: ("predict_masks",),
 }
 # Steps that are module-level functions: the per-mask dot product that makes the masks.

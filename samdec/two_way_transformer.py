@@ -28,7 +28,9 @@ class TwoWayAttentionBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.embedding_dim = embedding_dim
-        self.self_attn = Attention(embedding_dim, num_heads)
+        # the tokens' 8 x 8 weights are too small for fusing to save anything, and the explicit
+        # path keeps the official code's rounding where the softmax is sharpest
+        self.self_attn = Attention(embedding_dim, num_heads, fused=False)
         self.norm1 = nn.LayerNorm(embedding_dim)
 
         self.cross_attn_token_to_image = Attention(
@@ -65,7 +67,8 @@ class TwoWayAttentionBlock(nn.Module):
             queries = queries + self.self_attn(q=q, k=q, v=queries)
         queries = self.norm1(queries)
 
-        # (2) cross-attention, tokens attending to the image
+        # (2) cross-attention, tokens attending to the image; the image tokens with their PE serve
+        # step (4) as well, since `keys` changes only at its very end
         q = queries + query_pe
         k = keys + key_pe
         queries = queries + self.cross_attn_token_to_image(q=q, k=k, v=keys)
@@ -77,7 +80,6 @@ class TwoWayAttentionBlock(nn.Module):
 
         # (4) cross-attention, the image attending to the tokens: queries and keys swap roles
         q = queries + query_pe
-        k = keys + key_pe
         keys = keys + self.cross_attn_image_to_token(q=k, k=q, v=queries)
         keys = self.norm4(keys)
 

@@ -52,7 +52,11 @@ def test_self_attention_keeps_the_full_width(calls):
     path = f"{LAYER}.self_attn"
     assert call_at(calls, f"{path}.q_proj").output == (1, 8, 256)
     assert [c.output for c in calls_at(calls, f"{path}._separate_heads")] == [(1, 8, 8, 32)] * 3
-    assert call_at(calls, f"{path}._attention_weights").output == (1, 8, 8, 8)
+    # computed explicitly: the weights are a step of their own, inside the attention
+    assert call_at(calls, f"{path}._attend").output == (1, 8, 8, 32)
+    weights = call_at(calls, f"{path}._attention_weights")
+    assert weights.output == (1, 8, 8, 8)
+    assert weights.depth == call_at(calls, f"{path}._attend").depth + 1
     assert call_at(calls, f"{path}._recombine_heads").output == (1, 8, 256)
 
 
@@ -67,13 +71,20 @@ def test_cross_attentions_are_128_wide(calls):
     assert call_at(calls, f"{path}.k_proj").output == (1, 4096, 128)
     heads = [c.output for c in calls_at(calls, f"{path}._separate_heads")]
     assert heads == [(1, 8, 8, 16), (1, 8, 4096, 16), (1, 8, 4096, 16)]
-    assert call_at(calls, f"{path}._attention_weights").output == (1, 8, 8, 4096)
+    # one fused call: its [1, 8, 8, 4096] weights are never a tensor of their own
+    assert call_at(calls, f"{path}._attend").inputs == {
+        "q": (1, 8, 8, 16),
+        "k": (1, 8, 4096, 16),
+        "v": (1, 8, 4096, 16),
+    }
+    assert call_at(calls, f"{path}._attend").output == (1, 8, 8, 16)
+    assert not any(c.path == f"{path}._attention_weights" for c in calls)
     assert call_at(calls, f"{path}.out_proj").output == (1, 8, 256)
 
     # the image attends to the tokens: queries and keys swap
     path = f"{LAYER}.cross_attn_image_to_token"
     assert call_at(calls, path).inputs == {"q": (1, 4096, 256), "k": (1, 8, 256), "v": (1, 8, 256)}
-    assert call_at(calls, f"{path}._attention_weights").output == (1, 8, 4096, 8)
+    assert call_at(calls, f"{path}._attend").output == (1, 8, 4096, 16)
     assert call_at(calls, path).output == (1, 4096, 256)
 
 
@@ -135,7 +146,7 @@ def test_tracing_leaves_the_modules_as_they_were():
         assert not module._forward_pre_hooks
         assert "predict_masks" not in vars(module)
         if isinstance(module, Attention):
-            for name in ("_separate_heads", "_attention_weights", "_recombine_heads"):
+            for name in ("_separate_heads", "_attend", "_attention_weights", "_recombine_heads"):
                 assert name not in vars(module)
                 assert getattr(module, name).__func__ is getattr(Attention, name)
     assert samdec.mask_decoder.dot_product_masks is dot_product_masks

@@ -25,7 +25,7 @@ def attention(calls: list[Call]) -> Diagram:
 
     d = Diagram(
         8.6,
-        11.0,
+        11.3,
         "Attention: multi-head, q/k/v projections that may narrow the width",
         f"self: layers.0.self_attn, the {attns[0].input('q')[1]} tokens attend to each other.\n"
         "cross: layers.0.cross_attn_token_to_image, downsample_rate 2 (the image-to-token one swaps"
@@ -58,39 +58,49 @@ def attention(calls: list[Call]) -> Diagram:
         d.arrow(proj_box.bottom, split_box.top, label=_both(*(c.output for c in proj)))
         heads[name] = (split_box, _both(*(c.output for c in split)))
 
-    weights = step("_attention_weights")
+    # the self-attention computes its weights explicitly; the cross-attention's fused call never
+    # stores them, so their shape is the one its inputs imply, not one that was traced
+    attend = step("_attend")
+    (self_weights,) = calls_at(calls, f"{SELF_ATTN}._attention_weights")
+    cross_q, cross_k = attend[1].input("q"), attend[1].input("k")
+    cross_weights = format_shape((*cross_q[:-1], cross_k[-2]))
+    d.frame(0.3, 5.3, 5.45, 7.5, "_attend(): self explicitly, cross in one fused SDPA call")
     weights_box = d.box(
         2.9,
-        5.5,
+        6.0,
         "softmax(q kᵀ / √d)",
         "attention",
-        "d = " + _widths(*(c.input("q")[-1] for c in weights)),
+        "d = " + _widths(*(c.input("q")[-1] for c in attend)),
         w=3.4,
     )
     for name in ("q", "k"):
         split_box, label = heads[name]
         d.arrow(split_box.bottom, (split_box.x, weights_box.top[1]), label=label)
 
-    mix = d.box(2.9, 6.9, "weights @ v", "attention", "each head on its own", w=2.2)
-    d.arrow(weights_box.bottom, mix.top, label=_both(*(c.output for c in weights)))
+    mix = d.box(2.9, 7.0, "weights @ v", "attention", "each head on its own", w=2.2)
+    d.arrow(
+        weights_box.bottom,
+        mix.top,
+        label=f"self    {format_shape(self_weights.output)}\ncross  {cross_weights}, never stored",
+    )
     split_v, label_v = heads["v"]
     d.arrow(split_v.bottom, (split_v.x, mix.y), mix.right, label=label_v)
 
     recombine = step("_recombine_heads")
-    recombine_box = d.box(2.9, 8.2, "recombine heads", "reshape", "concatenate the heads", w=2.2)
-    d.arrow(mix.bottom, recombine_box.top, label=_both(*(c.input() for c in recombine)))
+    recombine_box = d.box(2.9, 8.5, "recombine heads", "reshape", "concatenate the heads", w=2.2)
+    d.arrow(mix.bottom, recombine_box.top, label=_both(*(c.output for c in attend)))
 
     out_proj = step("out_proj")
     out_box = d.box(
         2.9,
-        9.45,
+        9.75,
         "out_proj",
         "linear",
         "Linear → " + _widths(*(c.output[-1] for c in out_proj)),
         w=2.45,
     )
     d.arrow(recombine_box.bottom, out_box.top, label=_both(*(c.output for c in recombine)))
-    output = d.tensor(2.9, 10.55, "output", _both(*(a.output for a in attns)), w=2.0)
+    output = d.tensor(2.9, 10.85, "output", _both(*(a.output for a in attns)), w=2.0)
     d.arrow(out_box.bottom, output.top)
     d.legend(columns=1, x=5.6)
     return d
