@@ -1,6 +1,7 @@
 """samdec: SAM's mask decoder and prompt encoder, with shape contracts checked at run time."""
 
 from samdec.attention import Attention
+from samdec.automatic_mask_generator import SamAutomaticMaskGenerator
 from samdec.build import build_mask_decoder, build_prompt_encoder
 from samdec.checkpoint import CheckpointError, load_sam_checkpoint
 from samdec.common import LayerNorm2d, MLPBlock
@@ -23,6 +24,7 @@ __all__ = [
     "OutputUpscaling",
     "PositionEmbeddingRandom",
     "PromptEncoder",
+    "SamAutomaticMaskGenerator",
     "TwoWayAttentionBlock",
     "TwoWayTransformer",
     "build_mask_decoder",
