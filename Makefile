@@ -37,8 +37,12 @@ notebooks: $(STAMP)
 figures: $(STAMP)
 	$(BIN)/python -m samdec figures
 
+# JupyterLab (with ipympl, for samdec.explore) serves the repository's root, so that what a notebook
+# links outside notebooks/ (../figures/*.svg) resolves, and opens on notebooks/. As root (as in
+# most containers) JupyterLab refuses to start without --allow-root.
 lab: $(VENV)/.installed-lab
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/decoder_overhead.py

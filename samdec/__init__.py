@@ -6,6 +6,7 @@ from samdec.build import build_mask_decoder, build_prompt_encoder
 from samdec.checkpoint import CheckpointError, load_sam_checkpoint
 from samdec.common import LayerNorm2d, MLPBlock
 from samdec.display import shape_str, show_shapes
+from samdec.explorer import explore
 from samdec.mask_decoder import MaskDecoder, dot_product_masks
 from samdec.mlp import MLP
 from samdec.output_upscaling import OutputUpscaling
@@ -30,6 +31,7 @@ __all__ = [
     "build_mask_decoder",
     "build_prompt_encoder",
     "dot_product_masks",
+    "explore",
     "load_sam_checkpoint",
     "postprocess_masks",
     "resized_shape",
