@@ -1,5 +1,6 @@
-"""The walk-through's example: its prompts are the predictor's, its tensors have the shape table's
-shapes (/work/shared/reference/README.md), and the shape printer prints or refuses as it says."""
+"""The walk-through's example: its prompts are the predictor's, its photo holds the dog they point
+at, its model is the trained one, its tensors have the shape table's shapes
+(/work/shared/reference/README.md), and the shape printer prints or refuses as it says."""
 
 import math
 
@@ -16,9 +17,15 @@ from samdec.example import (
     example_decoder_inputs,
     example_image_embedding,
     example_modules,
+    example_object,
+    example_object_mask,
+    example_photo,
+    example_predictor,
     example_prompts,
     input_size,
 )
+from samdec.pretrained import load_pretrained
+from samdec.world import example_scene
 
 # the predictor scales the photo so that its longest side is 1024, rounding each side to a pixel
 SCALE = 1024 / max(ORIGINAL_SIZE)
@@ -58,24 +65,50 @@ def test_the_point_lies_in_the_box_and_both_in_the_photo():
     assert 0 <= y0 < y < y1 <= height
 
 
+def test_the_photo_shows_a_dog_under_the_point_and_inside_the_box():
+    photo = example_photo()
+    assert photo.image.shape == (*ORIGINAL_SIZE, 3)
+    dog = example_object_mask()
+    assert dog.sum() > 0.05 * dog.size
+    ys, xs = dog.nonzero()
+    x0, y0, x1, y1 = BOX[0]
+    assert x0 <= xs.min() and xs.max() <= x1 and y0 <= ys.min() and ys.max() <= y1
+    assert example_scene().objects[example_object()].kind == "dog"
+
+
 @pytest.fixture(scope="module")
 def modules():
     return example_modules()
 
 
-def test_example_modules_are_seeded_and_in_eval_mode(modules):
-    again = example_modules()
-    other_seed = example_modules(seed=1)
-    for module, same, other in zip(modules, again, other_seed, strict=True):
+def test_example_modules_are_the_trained_ones_in_eval_mode(modules):
+    trained = load_pretrained()
+    for module, name in zip(modules, ["prompt_encoder", "mask_decoder"], strict=True):
+        assert not module.training
+        state, expected = module.state_dict(), getattr(trained, name).state_dict()
+        assert all(torch.equal(state[k], expected[k]) for k in expected)
+    assert example_modules()[1] is modules[1]  # one model, loaded once
+
+
+def test_seeded_modules_are_random_seeded_and_in_eval_mode():
+    first, again, other_seed = example_modules(0), example_modules(0), example_modules(1)
+    for module, same, other in zip(first, again, other_seed, strict=True):
         assert not module.training
         state, same_state = module.state_dict(), same.state_dict()
         assert all(torch.equal(state[k], same_state[k]) for k in state)
         assert not all(torch.equal(state[k], other.state_dict()[k]) for k in state)
 
 
-def test_image_embedding_is_seeded_unit_variance_noise():
-    embedding = example_image_embedding()
-    assert torch.equal(embedding, example_image_embedding())
+def test_the_image_embedding_is_the_encoders_on_the_photo():
+    predictor = example_predictor()
+    assert predictor.original_size == ORIGINAL_SIZE
+    assert predictor.input_size == input_size()
+    assert example_image_embedding() is predictor.features
+
+
+def test_image_embedding_with_a_seed_is_seeded_unit_variance_noise():
+    embedding = example_image_embedding(seed=0)
+    assert torch.equal(embedding, example_image_embedding(seed=0))
     assert not torch.equal(embedding, example_image_embedding(seed=1))
     assert embedding.mean().item() == pytest.approx(0.0, abs=0.01)
     assert embedding.std().item() == pytest.approx(1.0, abs=0.01)
@@ -97,7 +130,7 @@ def test_decoder_inputs_have_the_shape_tables_shapes(modules):
 
 
 def test_the_decoders_intermediate_tensors_have_the_shape_tables_shapes():
-    prompt_encoder, decoder = example_modules()  # its own: the hooks stay on the modules
+    prompt_encoder, decoder = example_modules(seed=0)  # its own: the hooks stay on the modules
     seen: dict[str, tuple] = {}
 
     def record(name: str, module: torch.nn.Module) -> None:
