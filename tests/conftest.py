@@ -13,6 +13,7 @@ import types
 
 import pytest
 import torch
+from PIL import Image
 
 from samdec.contracts import check_nested_calls
 
@@ -108,14 +109,17 @@ def official_predictor_api(official: types.ModuleType, monkeypatch: pytest.Monke
 
     Their module imports `resize` and `to_pil_image` from torchvision (not installable here), which
     only the image path uses; a stand-in providing the two names is in `sys.modules` for the test's
-    duration, and the official modules imported through it are dropped afterwards.
+    duration, and the official modules imported through it are dropped afterwards. The stand-in
+    does what torchvision does for an image that is a PIL image: PIL's bilinear resize.
     """
 
-    def torchvision_is_stubbed(*args, **kwargs):
-        raise NotImplementedError("torchvision is a stand-in in the tests")
+    def resize(image: Image.Image, size: list[int]) -> Image.Image:
+        height, width = size
+        return image.resize((width, height), Image.Resampling.BILINEAR)
 
     functional = types.ModuleType("torchvision.transforms.functional")
-    functional.resize = functional.to_pil_image = torchvision_is_stubbed
+    functional.resize = resize
+    functional.to_pil_image = Image.fromarray
     for name in ("torchvision", "torchvision.transforms"):
         monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
     monkeypatch.setitem(sys.modules, functional.__name__, functional)

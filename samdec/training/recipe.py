@@ -86,7 +86,7 @@ def training_step(
 
     num_boxes = int(rng.binomial(len(targets), box_fraction))
     groups = [g for g in start_sessions(example.targets, num_boxes, rng) if g is not None]
-    clicks = 0 if rng.uniform() < 0.5 else int(rng.integers(1, max_clicks + 1))
+    clicks = 0 if max_clicks == 0 or rng.uniform() < 0.5 else int(rng.integers(1, max_clicks + 1))
 
     for round_index in range(clicks + 1):
         learns = round_index == clicks
