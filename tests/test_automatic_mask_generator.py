@@ -23,6 +23,7 @@ from conftest import randomize_
 import samdec
 from samdec import amg
 from samdec.automatic_mask_generator import SamAutomaticMaskGenerator
+from samdec.evaluation import segment_everything
 from samdec.sam import Sam, build_sam
 from samdec.world import generate_scene
 
@@ -231,21 +232,26 @@ def test_matches_the_official_generator(official_amg, sam, centred_sam, image, c
     assert_same_records(actual, expected)
 
 
-def test_filters_drop_masks_at_every_stage(sam, image):
-    """The thresholds of the parity cases are not vacuous: each stage drops some masks."""
-    unfiltered = SamAutomaticMaskGenerator(sam, points_per_side=4, **NO_FILTERS).generate(image)
-    assert len(unfiltered) == 4 * 4 * 3
-    for name in FILTERING:
-        kept = SamAutomaticMaskGenerator(
-            sam, points_per_side=4, **{**NO_FILTERS, name: FILTERING[name]}
-        ).generate(image)
-        assert 0 < len(kept) < len(unfiltered), name
+@pytest.fixture(scope="module")
+def unfiltered(centred_sam, image) -> list[dict]:
+    return SamAutomaticMaskGenerator(centred_sam, points_per_side=4, **NO_FILTERS).generate(image)
 
 
-def test_records(sam, image):
-    records = SamAutomaticMaskGenerator(sam, points_per_side=2, **NO_FILTERS).generate(image)
-    grid = {(96.0, 64.0), (288.0, 64.0), (96.0, 192.0), (288.0, 192.0)}
-    for record in records:
+def test_every_filter_drops_some_masks(unfiltered):
+    """The thresholds of the parity case "every filter" are not vacuous: each stage drops some of
+    the 48 masks and keeps some."""
+    _, kwargs = PARITY_CASES["every filter"]
+    iou_kept = [r for r in unfiltered if r["predicted_iou"] > kwargs["pred_iou_thresh"]]
+    stable = [r for r in iou_kept if r["stability_score"] >= kwargs["stability_score_thresh"]]
+    boxes = torch.tensor([[x, y, x + w, y + h] for x, y, w, h in (r["bbox"] for r in stable)])
+    scores = torch.tensor([r["predicted_iou"] for r in stable])
+    distinct = amg.box_nms(boxes, scores, kwargs["box_nms_thresh"])
+    assert 4 * 4 * 3 == len(unfiltered) > len(iou_kept) > len(stable) > len(distinct) > 1
+
+
+def test_records(unfiltered, image):
+    grid = {(x, y) for x in (48.0, 144.0, 240.0, 336.0) for y in (32.0, 96.0, 160.0, 224.0)}
+    for record in unfiltered:
         mask = record["segmentation"]
         assert mask.shape == image.shape[:2] and mask.dtype == bool
         assert record["area"] == mask.sum()
@@ -255,7 +261,7 @@ def test_records(sam, image):
         assert tuple(record["point_coords"][0]) in grid
         assert isinstance(record["predicted_iou"], float)
         assert 0 <= record["stability_score"] <= 1
-    scores = [record["predicted_iou"] for record in records]
+    scores = [record["predicted_iou"] for record in unfiltered]
     assert scores == sorted(scores, reverse=True)
 
 
@@ -441,3 +447,57 @@ def test_refuses_bad_arguments(sam, case):
 
 def test_is_exported():
     assert samdec.SamAutomaticMaskGenerator is SamAutomaticMaskGenerator
+
+
+# --- figures and the picture -----------------------------------------------------------------
+
+
+def test_ground_truth_levels():
+    rendered = generate_scene(19).render(0.25)
+    truth = segment_everything.ground_truth(rendered, min_area=20)
+    objects = [o for o in np.unique(rendered.object_id) if o >= 0]
+    assert len(truth["whole"]) == sum(rendered.mask(o).sum() >= 20 for o in objects)
+    for level in ("part", "subpart"):
+        assert len(truth[level]) > 0
+        for mask in truth[level]:
+            (o,) = np.unique(rendered.object_id[mask])  # inside one object
+            assert len(np.unique(rendered.part_id[rendered.object_id == o])) > 1 or level != "part"
+            assert mask.sum() >= 20
+    for mask in truth["subpart"]:
+        assert len(np.unique(rendered.subpart_id[mask])) == 1 and rendered.subpart_id[mask][0] >= 0
+
+
+def test_best_ious():
+    generated = random_masks(5, 24, 32, seed=1).numpy()
+    targets = random_masks(4, 24, 32, seed=2).numpy()[1:]  # not empty
+    expected = [max((g & t).sum() / max((g | t).sum(), 1) for g in generated) for t in targets]
+    np.testing.assert_allclose(segment_everything.best_ious(generated, targets), expected)
+    np.testing.assert_array_equal(segment_everything.best_ious(generated, generated[1:]), 1.0)
+    assert segment_everything.best_ious(generated[:0], targets).tolist() == [0.0] * 3
+
+
+def test_figures_and_their_table(sam):
+    figures = segment_everything.segment_everything_figures(
+        sam, range(1), points_per_side=2, points_per_batch=3, **NO_FILTERS
+    )
+    assert figures["counts"]["images"] == 1 and figures["masks_per_image"] == 12
+    assert figures["counts"]["whole"] > 0
+    for level in segment_everything.LEVELS:
+        assert set(figures["recall"][level]) == {0.5, 0.75}
+    table = segment_everything.format_segment_everything(figures)
+    assert "| whole objects |" in table and "| subparts |" in table
+    assert "12.0 masks and" in table and "2 x 2 points, 3 per batch" in table
+
+
+def test_picture_is_reproducible_and_counts_its_masks(centred_sam, tmp_path):
+    kwargs = {"scale": 0.25, "points_per_side": 2, **NO_FILTERS, "box_nms_thresh": 0.9}
+    records = segment_everything.draw_segment_everything(centred_sam, tmp_path / "a.png", **kwargs)
+    again = segment_everything.draw_segment_everything(centred_sam, tmp_path / "b.png", **kwargs)
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    assert len(records) == len(again) > 1
+    image = np.asarray(PIL.Image.open(tmp_path / "a.png"))
+    assert image.shape[1] == 1000  # 10 inches at 100 dpi
+    scene = generate_scene(segment_everything.PICTURE_SEED).render(0.25)
+    figure = segment_everything.segment_everything_picture(scene.image, records)
+    titles = [axes.get_title() for axes in figure.axes]
+    assert titles == ["the photo", f"{len(records)} masks"]
