@@ -20,8 +20,11 @@ def served_root(makefile: str | None = None) -> Path:
     makefile = (ROOT / "Makefile").read_text() if makefile is None else makefile
     recipe = re.search(r"^lab:.*\n((?:\t.*\n?)+)", makefile, flags=re.MULTILINE)
     assert recipe, "the Makefile has no lab target"
-    command = next(line for line in recipe.group(1).splitlines() if "jupyter" in line)
-    words = shlex.split(command.strip())
+    lines = recipe.group(1).replace("\\\n", " ").splitlines()  # continued lines joined
+    command = next(line for line in lines if "jupyter" in line)
+    for _ in range(command.count("$(")):  # make's $(...) dropped, innermost first
+        command = re.sub(r"\$\([^()]*\)", "", command)
+    words = shlex.split(command)
     words = words[words.index("lab") + 1 :]
     folder = "."
     options = ("--notebook-dir", "--ServerApp.root_dir", "--ServerApp.notebook_dir")
@@ -50,6 +53,8 @@ def test_the_served_root_is_read_from_the_lab_target():
     assert lab("$(BIN)/jupyter lab notebooks/00_inputs.ipynb") == ROOT
     assert lab("$(BIN)/jupyter lab --ServerApp.root_dir=figures") == ROOT / "figures"
     assert lab("$(BIN)/jupyter lab --notebook-dir figures") == ROOT / "figures"
+    continued = "$(BIN)/jupyter lab --ServerApp.root_dir=. \\\n\t\t$(if $(filter 0,1),--allow-root)"
+    assert lab(continued) == ROOT
 
 
 def test_links_are_found_in_markdown_and_html():
