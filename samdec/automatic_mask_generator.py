@@ -270,21 +270,17 @@ class SamAutomaticMaskGenerator:
         prompts = torch.as_tensor(points).repeat_interleave(3, dim=0)  # mask i from point i // 3
 
         # Filter by the IoU head's prediction
-        keep = torch.ones(len(iou_preds), dtype=torch.bool)
         if self.pred_iou_thresh > 0:
             keep = iou_preds > self.pred_iou_thresh
-        logits, iou_preds, prompts = logits[keep], iou_preds[keep], prompts[keep]
+            logits, iou_preds, prompts = _rows(keep, logits, iou_preds, prompts)
 
         # Filter by the stability score
         mask_threshold = self.predictor.model.mask_threshold
         stability = stability_score(logits, mask_threshold, self.stability_score_offset)
         if self.stability_score_thresh > 0:
             keep = stability >= self.stability_score_thresh
-            logits, iou_preds, prompts, stability = (
-                logits[keep],
-                iou_preds[keep],
-                prompts[keep],
-                stability[keep],
+            logits, iou_preds, prompts, stability = _rows(
+                keep, logits, iou_preds, prompts, stability
             )
 
         # Binary masks and their boxes, in the image's frame
@@ -294,12 +290,8 @@ class SamAutomaticMaskGenerator:
 
         # Drop masks cut off by the crop's inner edges
         keep = ~is_box_near_crop_edge(boxes, crop_box, [0, 0, image_size[1], image_size[0]])
-        masks, boxes, iou_preds, prompts, stability = (
-            masks[keep],
-            boxes[keep],
-            iou_preds[keep],
-            prompts[keep],
-            stability[keep],
+        masks, boxes, iou_preds, prompts, stability = _rows(
+            keep, masks, boxes, iou_preds, prompts, stability
         )
         return _Candidates(
             packed_masks=np.packbits(masks.flatten(1).numpy(), axis=1),
@@ -330,6 +322,10 @@ class SamAutomaticMaskGenerator:
         candidates = candidates.select(keep)
         candidates.boxes = boxes[keep]
         return candidates, [cleaned[i] for i in keep.tolist()]
+
+
+def _rows(keep: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
+    return tuple(tensor[keep] for tensor in tensors)
 
 
 def _is_number(value: object) -> bool:
