@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import jaxtyping
+import torch
 from beartype import beartype
 from jaxtyping import jaxtyped
 
@@ -42,6 +43,10 @@ def shape_checked(function: Function) -> Function:
 
     @functools.wraps(function)
     def enter(*args, **kwargs):
+        # under torch.compile the check leaves the graph: the compiled code is specialised to the
+        # shapes of the first (checked, eager) calls, and guards re-check them on every call
+        if torch.compiler.is_compiling():
+            return function(*args, **kwargs)
         if jaxtyping.config.jaxtyping_disable or (_inside_checked_call.get() and not _check_nested):
             return function(*args, **kwargs)
         token = _inside_checked_call.set(True)

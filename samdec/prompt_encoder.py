@@ -79,10 +79,14 @@ class PromptEncoder(nn.Module):
             points = torch.cat([points, padding_point], dim=1)
             labels = torch.cat([labels, padding_label.to(labels.dtype)], dim=1)
         point_embedding = self.pe_layer.forward_with_coords(points, self.input_image_size)
-        point_embedding[labels == PADDING_LABEL] = 0.0
-        point_embedding[labels == PADDING_LABEL] += self.not_a_point_embed.weight
-        point_embedding[labels == BACKGROUND_LABEL] += self.point_embeddings[0].weight
-        point_embedding[labels == FOREGROUND_LABEL] += self.point_embeddings[1].weight
+        # selected with torch.where rather than boolean indexing, whose result has a data-dependent
+        # shape: torch.compile keeps the whole encoder in one graph this way
+        labels = labels.unsqueeze(-1)  # one label per point, broadcast over the width
+        not_a_point = self.not_a_point_embed.weight
+        point_embedding = torch.where(labels == PADDING_LABEL, not_a_point, point_embedding)
+        background, foreground = self.point_embeddings[0].weight, self.point_embeddings[1].weight
+        point_embedding = point_embedding + torch.where(labels == BACKGROUND_LABEL, background, 0.0)
+        point_embedding = point_embedding + torch.where(labels == FOREGROUND_LABEL, foreground, 0.0)
         return point_embedding
 
     @shape_checked

@@ -49,11 +49,12 @@ def decoder_inputs(width: int, grid: tuple[int, int], batch: int, n_sparse: int)
 # --- building blocks ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("fused", [True, False], ids=["sdpa", "explicit"])
 @pytest.mark.parametrize("downsample_rate", [1, 2])
-def test_attention(official, downsample_rate):
+def test_attention(official, downsample_rate, fused):
     reference, ours = loaded_twin(
         official.transformer.Attention(64, 4, downsample_rate),
-        samdec.Attention(64, 4, downsample_rate),
+        samdec.Attention(64, 4, downsample_rate, fused=fused),
     )
     q, k, v = randn(2, 5, 64, seed=1), randn(2, 7, 64, seed=2), randn(2, 7, 64, seed=3)
     assert_matches(ours(q, k, v), reference(q, k, v))
