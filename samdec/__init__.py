@@ -1,4 +1,5 @@
-"""samdec: SAM's mask decoder and prompt encoder, with shape contracts checked at run time."""
+"""samdec: SAM's mask decoder and prompt encoder, with shape contracts checked at run time, and
+a SAM trained on a generated world (`load_pretrained`) behind the official predictor API."""
 
 from samdec.attention import Attention
 from samdec.automatic_mask_generator import SamAutomaticMaskGenerator
@@ -11,7 +12,10 @@ from samdec.mask_decoder import MaskDecoder, dot_product_masks
 from samdec.mlp import MLP
 from samdec.output_upscaling import OutputUpscaling
 from samdec.position_encoding import PositionEmbeddingRandom
+from samdec.predictor import SamPredictor
+from samdec.pretrained import load_pretrained
 from samdec.prompt_encoder import PromptEncoder
+from samdec.sam import Sam, build_sam
 from samdec.transforms import postprocess_masks, resized_shape, transform_boxes, transform_coords
 from samdec.two_way_transformer import TwoWayAttentionBlock, TwoWayTransformer
 
@@ -25,13 +29,17 @@ __all__ = [
     "OutputUpscaling",
     "PositionEmbeddingRandom",
     "PromptEncoder",
+    "Sam",
     "SamAutomaticMaskGenerator",
+    "SamPredictor",
     "TwoWayAttentionBlock",
     "TwoWayTransformer",
     "build_mask_decoder",
     "build_prompt_encoder",
+    "build_sam",
     "dot_product_masks",
     "explore",
+    "load_pretrained",
     "load_sam_checkpoint",
     "postprocess_masks",
     "resized_shape",
