@@ -1,0 +1,72 @@
+"""The shipped model: its file, its training log, and its figures on held-out scenes."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+
+from samdec.evaluation import evaluate
+from samdec.example import example_object_mask
+from samdec.pictures import example_masks
+from samdec.pretrained import LOG_FILE, WEIGHTS_FILE, load_pretrained, weights_dir
+from samdec.sam import build_sam
+from samdec.training.train import LOG_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def sam():
+    return load_pretrained()
+
+
+def test_the_weights_are_safetensors_with_the_models_keys_and_shapes():
+    path = weights_dir() / WEIGHTS_FILE
+    assert path.stat().st_size < 25_000_000
+    # safetensors: an 8-byte header length, a JSON header, raw tensors; nothing to unpickle
+    header_length = int.from_bytes(path.read_bytes()[:8], "little")
+    header = json.loads(path.read_bytes()[8 : 8 + header_length])
+    expected = {name: list(t.shape) for name, t in build_sam().state_dict().items()}
+    assert {k: v["shape"] for k, v in header.items() if k != "__metadata__"} == expected
+    assert any(k.startswith("mask_decoder.transformer.layers.0.") for k in header)
+    with safe_open(path, "pt") as file:
+        assert "training_config" in file.metadata()
+
+
+def test_the_training_log_is_committed_beside_the_weights():
+    with open(weights_dir() / LOG_FILE, newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert tuple(rows[0]) == LOG_COLUMNS
+    steps = [int(row["step"]) for row in rows]
+    assert steps == list(range(1, len(rows) + 1))
+    assert {row["image_size"] for row in rows} == {"512", "1024"}
+
+
+def test_the_model_segments_the_running_example(sam):
+    """The README's first picture claims: one of the point's masks is the dog, and so is the
+    box's mask."""
+    masks = example_masks(sam)
+    dog = example_object_mask()
+
+    def iou(mask):
+        return (mask & dog).sum() / (mask | dog).sum()
+
+    assert max(iou(m) for m in masks.point_masks) > EXAMPLE_FLOOR
+    assert iou(masks.box_mask) > EXAMPLE_FLOOR
+
+
+# Floors well under what `python -m samdec evaluate` measures on 60 scenes (README), so that the
+# test catches a broken model or pipeline, not noise over its 3 scenes.
+EXAMPLE_FLOOR = 0.5
+FLOORS = {
+    "one point, best of 3, mIoU": 0.3,
+    "box, mIoU": 0.3,
+    "5 clicks, mIoU": 0.3,
+}
+
+
+def test_figures_on_held_out_scenes_stay_above_a_floor(sam):
+    summary = evaluate(sam, range(3)).summary()
+    for name, floor in FLOORS.items():
+        assert summary[name] > floor, f"{name}: {summary[name]:.3f}"
+    assert np.isfinite(summary["IoU head, Pearson r"])
