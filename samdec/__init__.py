@@ -6,6 +6,7 @@ from samdec.automatic_mask_generator import SamAutomaticMaskGenerator
 from samdec.build import build_mask_decoder, build_prompt_encoder
 from samdec.checkpoint import CheckpointError, load_sam_checkpoint
 from samdec.common import LayerNorm2d, MLPBlock
+from samdec.compiled import compile_decoder
 from samdec.display import shape_str, show_shapes
 from samdec.explorer import explore
 from samdec.mask_decoder import MaskDecoder, dot_product_masks
@@ -37,6 +38,7 @@ __all__ = [
     "build_mask_decoder",
     "build_prompt_encoder",
     "build_sam",
+    "compile_decoder",
     "dot_product_masks",
     "explore",
     "load_pretrained",

@@ -1,5 +1,6 @@
 """`python -m samdec [trace]` prints the shape of every tensor in the decoder on the walk-through's
-example; `python -m samdec figures [--check]` draws the structure diagrams into figures/."""
+example; `python -m samdec figures [--check]` draws the structure diagrams into figures/;
+`python -m samdec export-onnx PATH` writes the trained prompt encoder and decoder as ONNX."""
 
 import argparse
 import sys
@@ -38,12 +39,22 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--scenes", type=int, default=60, help="held-out scenes per look")
     evaluate.add_argument("--weights", type=Path, help="a safetensors file (default: the shipped)")
     evaluate.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    export = commands.add_parser(
+        "export-onnx", help="the trained prompt encoder and decoder as one ONNX graph"
+    )
+    export.add_argument("path", type=Path, help="the .onnx file to write")
+    export.add_argument("--weights", type=Path, help="a safetensors file (default: the shipped)")
+    export.add_argument(
+        "--return-single-mask", action="store_true", help="one mask per call, as the web demo's"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "train":
         return _train(args)
     if args.command == "evaluate":
         return _evaluate(args)
+    if args.command == "export-onnx":
+        return _export_onnx(args)
 
     if args.command == "figures":
         # matplotlib is only needed here: the trace table works without importing it
@@ -97,6 +108,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     # world seeds below 10^6 are never drawn in training; the novel look is never drawn at all
     by_look = {look: evaluate(sam, range(args.scenes), look) for look in ("train", "novel")}
     print(format_table(by_look))
+    return 0
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    # imported here: the export needs the onnx extra, and the model only when there is a path
+    from samdec.onnx import check_export_path, export_onnx
+    from samdec.pretrained import load_pretrained
+
+    try:
+        check_export_path(args.path)
+    except OSError as error:
+        print(f"python -m samdec export-onnx: {error}", file=sys.stderr)
+        return 2
+    sam = load_pretrained(args.weights)
+    print(export_onnx(sam.prompt_encoder, sam.mask_decoder, args.path, args.return_single_mask))
     return 0
 
 

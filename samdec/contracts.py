@@ -9,6 +9,7 @@ microseconds of Python, and a decoder call makes about twenty nested ones (see t
 `check_nested_calls(True)`, or `SAMDEC_CHECK_NESTED=1` in the environment, checks every nested call
 as well: for working on samdec itself, and in its test suite. jaxtyping's own switches turn all
 checks off (`JAXTYPING_DISABLE=1`, or `jaxtyping.config.update("jaxtyping_disable", True)`).
+While `torch.compile` traces a module, the checks step aside (see `samdec.compiled`).
 """
 
 import contextvars
@@ -43,8 +44,8 @@ def shape_checked(function: Function) -> Function:
 
     @functools.wraps(function)
     def enter(*args, **kwargs):
-        # under torch.compile the check leaves the graph: the compiled code is specialised to the
-        # shapes of the first (checked, eager) calls, and guards re-check them on every call
+        # under torch.compile the check leaves the graph: beartype's Python cannot be compiled,
+        # and the compiled code is specialised to the shapes it was traced with anyway
         if torch.compiler.is_compiling():
             return function(*args, **kwargs)
         if jaxtyping.config.jaxtyping_disable or (_inside_checked_call.get() and not _check_nested):
