@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps_at_512: int = 3100
+    steps_at_512: int = 2400
     steps_at_1024: int = 200
     targets_at_512: int = 8  # sessions (target masks) per image
     targets_at_1024: int = 4
