@@ -75,10 +75,19 @@ def draw_example_masks(masks: ExampleMasks) -> Figure:
 
 
 def write_pictures(directory: Path, sam: Sam) -> list[Path]:
-    """Draws every picture of the trained model into `directory` as PNG; returns the paths."""
+    """Draws every picture of the trained model into `directory` as PNG: the running example's
+    masks, segment-everything on a held-out scene, and the explorer after a click. Returns the
+    paths."""
+    # imported here: each pulls in its own machinery (the generator, the widget)
+    from samdec.evaluation.segment_everything import draw_segment_everything
+    from samdec.explorer import draw_explorer_snapshot
+
+    paths = [directory / name for name in ("example_masks.png", "segment_everything.png",
+                                           "explorer.png")]  # fmt: skip
     with matplotlib.rc_context(STYLE):
         figure = draw_example_masks(example_masks(sam))
-        path = directory / "example_masks.png"
-        figure.savefig(path, dpi=PICTURE_DPI, metadata=METADATA["png"])
+        figure.savefig(paths[0], dpi=PICTURE_DPI, metadata=METADATA["png"])
         plt.close(figure)
-    return [path]
+    draw_segment_everything(sam, paths[1])
+    draw_explorer_snapshot(sam, paths[2], image=example_photo().image)
+    return paths
