@@ -1,6 +1,8 @@
 """`python -m samdec [trace]` prints the shape of every tensor in the decoder on the walk-through's
-example; `python -m samdec figures [--check]` draws the structure diagrams into figures/;
-`python -m samdec export-onnx PATH` writes the trained prompt encoder and decoder as ONNX."""
+example; `python -m samdec figures [--check]` draws the structure diagrams (and the trained model's
+pictures) into figures/; `python -m samdec train` trains the shipped model, `python -m samdec
+evaluate` measures it on held-out scenes and `python -m samdec export-onnx PATH` writes its prompt
+encoder and decoder as ONNX."""
 
 import argparse
 import sys
@@ -15,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command")
     trace = commands.add_parser("trace", help="print the shape flow (the default)")
     trace.add_argument("--depth", type=int, help="leave out calls nested deeper than this")
-    figures = commands.add_parser("figures", help="draw the structure diagrams")
+    figures = commands.add_parser(
+        "figures", help="draw the structure diagrams and the trained model's pictures"
+    )
     figures.add_argument(
         "--check",
         action="store_true",
@@ -39,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--scenes", type=int, default=60, help="held-out scenes per look")
     evaluate.add_argument("--weights", type=Path, help="a safetensors file (default: the shipped)")
     evaluate.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    evaluate.add_argument(
+        "--everything-scenes", type=int, default=10, help="held-out scenes for segment-everything"
+    )
     export = commands.add_parser(
         "export-onnx", help="the trained prompt encoder and decoder as one ONNX graph"
     )
@@ -67,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             if stale:
                 print("regenerate them with `make figures`", file=sys.stderr)
             return 1 if stale else 0
-        for path in write_figures(args.dir):
+        from samdec.pictures import write_pictures
+        from samdec.pretrained import load_pretrained
+
+        for path in [*write_figures(args.dir), *write_pictures(args.dir, load_pretrained())]:
             print(path)
         return 0
 
@@ -97,6 +107,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from samdec.evaluation import evaluate, format_table
+    from samdec.evaluation.segment_everything import (
+        format_segment_everything,
+        segment_everything_figures,
+    )
     from samdec.pretrained import load_pretrained
 
     if args.scenes <= 0:
@@ -108,6 +122,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     # world seeds below 10^6 are never drawn in training; the novel look is never drawn at all
     by_look = {look: evaluate(sam, range(args.scenes), look) for look in ("train", "novel")}
     print(format_table(by_look))
+    if args.everything_scenes > 0:
+        print("\nSegment everything (SamAutomaticMaskGenerator, default settings):\n")
+        figures = segment_everything_figures(sam, range(args.everything_scenes))
+        print(format_segment_everything(figures))
     return 0
 
 
