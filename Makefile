@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint unit notebooks figures lab bench clean
+.PHONY: test lint unit notebooks figures lab bench train evaluate clean
 
 test: lint unit notebooks
 
@@ -43,6 +43,14 @@ figures: $(STAMP)
 lab: $(VENV)/.installed-lab
 	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
+
+# the shipped model: trains about an hour on one core, writes samdec/weights/ at the end only;
+# an interrupted run resumes from runs/train/
+train: $(STAMP)
+	$(BIN)/python -m samdec train
+
+evaluate: $(STAMP)
+	$(BIN)/python -m samdec evaluate
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/decoder_overhead.py
