@@ -46,7 +46,7 @@ DISPLAY_LONG_SIDE = 1024  # images and masks are drawn with a stride that brings
 MASK_COLOUR = (0.12, 0.47, 1.0)
 POSITIVE_COLOUR, NEGATIVE_COLOUR = "#22dd44", "#ff3030"
 CLEAR_KEYS = ("c", "escape")
-FIGSIZE = (10, 7)  # inches; ipympl shows 100 pixels per inch
+FIGSIZE = (8, 5.6)  # inches; ipympl shows 100 pixels per inch: fits beside the file browser
 HELP = (
     "left click: + point    right or shift click: − point    drag: box    c / esc / button: clear"
 )
@@ -431,7 +431,6 @@ class Explorer:
             return
         if event.button not in (MouseButton.LEFT, MouseButton.RIGHT):
             return
-        self._start_update()
         self._press = ((event.x, event.y), self._data_xy(event), event.button, _shift(event))
 
     def _on_motion(self, event) -> None:

@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import samdec
-from samdec.explorer import FIGSIZE, Explorer, draw_explorer_snapshot, measure_click_latency
+from samdec.explorer import Explorer, draw_explorer_snapshot, measure_click_latency
 from samdec.predictor import SamPredictor
 from samdec.sam import build_sam
 from samdec.world import generate_scene
@@ -39,7 +39,8 @@ def predictor(sam, image):
 
 @pytest.fixture
 def explorer(sam, image):
-    figure = Figure(figsize=FIGSIZE)  # the size explore() uses: about 1.2 screen pixels per pixel
+    # about 1.2 screen pixels per image pixel: each image pixel holds a whole screen pixel's centre
+    figure = Figure(figsize=(10, 7))
     FigureCanvasAgg(figure)
     explorer = Explorer(image, sam, figure=figure)
     figure.canvas.draw()  # lays the axes out (their aspect), as the first display does
