@@ -24,8 +24,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from jaxtyping import Float
 from torch import Tensor, nn
 
+from samdec.contracts import shape_checked
 from samdec.mask_decoder import MaskDecoder
 from samdec.prompt_encoder import PADDING_LABEL, PromptEncoder
 from samdec.transforms import IMAGE_SIZE
@@ -108,15 +110,20 @@ class SamOnnxModel(nn.Module):
         )
 
     @torch.no_grad()
+    @shape_checked
     def forward(
         self,
-        image_embeddings: Tensor,
-        point_coords: Tensor,
-        point_labels: Tensor,
-        mask_input: Tensor,
-        has_mask_input: Tensor,
-        orig_im_size: Tensor,
-    ) -> tuple[Tensor, Tensor, Tensor]:
+        image_embeddings: Float[Tensor, "1 {self.prompt_encoder.embed_dim} H W"],
+        point_coords: Float[Tensor, "1 N_points 2"],
+        point_labels: Float[Tensor, "1 N_points"],
+        mask_input: Float[Tensor, "1 1 4*H 4*W"],
+        has_mask_input: Float[Tensor, "1"],
+        orig_im_size: Float[Tensor, "2"],
+    ) -> tuple[
+        Float[Tensor, "1 N_masks H_original W_original"],
+        Float[Tensor, "1 N_masks"],
+        Float[Tensor, "1 N_masks 4*H 4*W"],
+    ]:
         """`masks` at the original size, `iou_predictions`, `low_res_masks`: four masks per call
         (the single-mask token first), or one with `return_single_mask`."""
         low_res_masks, iou_predictions = self.mask_decoder.predict_masks(
