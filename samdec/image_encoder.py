@@ -21,13 +21,17 @@ class ConvNeXtBlock(nn.Module):
 
     def __init__(self, channels: int, expansion: int = 4) -> None:
         super().__init__()
+        self.channels = channels
         self.depthwise = nn.Conv2d(channels, channels, kernel_size=7, padding=3, groups=channels)
         self.norm = LayerNorm2d(channels)
         self.expand = nn.Conv2d(channels, expansion * channels, kernel_size=1)
         self.act = nn.GELU()
         self.project = nn.Conv2d(expansion * channels, channels, kernel_size=1)
 
-    def forward(self, x: Tensor) -> Tensor:
+    @shape_checked
+    def forward(
+        self, x: Float[Tensor, "B {self.channels} H W"]
+    ) -> Float[Tensor, "B {self.channels} H W"]:
         return x + self.project(self.act(self.expand(self.norm(self.depthwise(x)))))
 
 

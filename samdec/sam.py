@@ -70,6 +70,7 @@ class Sam(nn.Module):
         return postprocess_masks(masks, input_size, original_size, self.image_encoder.img_size)
 
     @torch.no_grad()
+    @shape_checked
     def forward(
         self, batched_input: list[dict[str, Any]], multimask_output: bool
     ) -> list[dict[str, Tensor]]:
