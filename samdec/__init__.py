@@ -8,7 +8,6 @@ from samdec.checkpoint import CheckpointError, load_sam_checkpoint
 from samdec.common import LayerNorm2d, MLPBlock
 from samdec.compiled import compile_decoder
 from samdec.display import shape_str, show_shapes
-from samdec.explorer import explore
 from samdec.mask_decoder import MaskDecoder, dot_product_masks
 from samdec.mlp import MLP
 from samdec.output_upscaling import OutputUpscaling
@@ -50,3 +49,12 @@ __all__ = [
     "transform_boxes",
     "transform_coords",
 ]
+
+
+def __getattr__(name: str):
+    # `samdec.explore` imports matplotlib only when it is used: `import samdec` stays without it
+    if name == "explore":
+        from samdec.explorer import explore
+
+        return explore
+    raise AttributeError(f"module 'samdec' has no attribute {name!r}")
