@@ -24,7 +24,7 @@ from samdec.amg import (
     remove_small_regions,
     stability_score,
 )
-from samdec.predictor import SamPredictor
+from samdec.predictor import SamPredictor, check_image
 from samdec.sam import Sam
 from samdec.transforms import resized_shape
 
@@ -184,7 +184,7 @@ class SamAutomaticMaskGenerator:
     def generate(self, image: np.ndarray) -> list[dict[str, Any]]:
         """Masks for everything in an H x W x 3 uint8 RGB image: a list of records (see the
         class)."""
-        _check_image(image)
+        check_image(image)
         image_size = image.shape[:2]
         candidates = self._generate_masks(image)
         masks = [candidates.mask(i, image_size) for i in range(len(candidates))]
@@ -352,12 +352,3 @@ def _check_point_grid(index: int, grid: object) -> np.ndarray:
     if len(grid) == 0 or not ((grid >= 0) & (grid <= 1)).all():
         raise ValueError(f"point_grids[{index}] must hold at least one point, normalised to [0, 1]")
     return grid
-
-
-def _check_image(image: object) -> None:
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"image must be an H x W x 3 uint8 RGB numpy array, got {type(image)}")
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must be H x W x 3 (RGB), got shape {image.shape}")
-    if image.dtype != np.uint8:
-        raise TypeError(f"image must be uint8 with values 0-255, got dtype {image.dtype}")

@@ -8,6 +8,16 @@ from samdec.sam import Sam
 from samdec.transforms import resize_image, transform_boxes, transform_coords
 
 
+def check_image(image: object) -> None:
+    """Refuses, naming the argument, anything but an H x W x 3 uint8 numpy array."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array (H x W x 3 uint8), got {type(image)}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be H x W x 3 (RGB), got shape {image.shape}")
+    if image.dtype != np.uint8:
+        raise TypeError(f"image must be uint8 with values 0-255, got dtype {image.dtype}")
+
+
 class SamPredictor:
     """Computes the image embedding once in `set_image`; each `predict` then runs only the prompt
     encoder and the mask decoder.
@@ -29,12 +39,7 @@ class SamPredictor:
         """Embeds an H x W x 3 uint8 image, RGB unless `image_format="BGR"`."""
         if image_format not in ("RGB", "BGR"):
             raise ValueError(f"image_format must be 'RGB' or 'BGR', got {image_format!r}")
-        if not isinstance(image, np.ndarray):
-            raise TypeError(f"image must be a numpy array (H x W x 3 uint8), got {type(image)}")
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"image must be H x W x 3 (RGB), got shape {image.shape}")
-        if image.dtype != np.uint8:
-            raise TypeError(f"image must be uint8 with values 0-255, got dtype {image.dtype}")
+        check_image(image)
         if image_format != self.model.image_format:
             image = image[..., ::-1]
         resized = resize_image(np.ascontiguousarray(image), self.model.image_encoder.img_size)
