@@ -53,7 +53,7 @@ evaluate: $(STAMP)
 	$(BIN)/python -m samdec evaluate
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/decoder_overhead.py
+	$(BIN)/python benchmarks/decoder_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
