@@ -119,9 +119,10 @@ def attention(attn: nn.Module, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor,
 # --- a refused call -----------------------------------------------------------------------------
 
 
-def show_refusal(call: Callable[[], object], lines: int = 4) -> Exception:
+def show_refusal(call: Callable[[], object], lines: int = 4) -> None:
     """Runs a call that must fail and prints the error's type and its first `lines` lines (the
-    message, without the stack of frames). Returns the error; a call that runs is an error."""
+    message, without the stack of frames). Returns nothing, so that a notebook shows only the
+    print; a call that runs is an error."""
     try:
         call()
     except Exception as error:  # any refusal is shown
@@ -132,7 +133,7 @@ def show_refusal(call: Callable[[], object], lines: int = 4) -> Exception:
             if line.strip():
                 message.append(line)
         print(f"{type(error).__name__}: " + "\n  ".join(message[:lines]))
-        return error
+        return
     raise AssertionError("the call was accepted")
 
 
