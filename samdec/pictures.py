@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from samdec.diagrams.files import METADATA, STYLE
-from samdec.example import BOX, POINT_COORDS, POINT_LABELS, example_photo
+from samdec.example import BOX, POINT_COORDS, POINT_LABELS, example_object_mask, example_photo
 from samdec.predictor import SamPredictor
 from samdec.sam import Sam
 
@@ -27,21 +27,31 @@ class ExampleMasks:
     alone, one for the box."""
 
     image: np.ndarray
-    point_masks: np.ndarray  # 3 x H x W
+    point_logits: np.ndarray  # 3 x H x W, at the photo's size
     point_scores: np.ndarray  # 3
-    box_mask: np.ndarray  # H x W
+    box_logits: np.ndarray  # H x W
     box_score: float
+
+    @property
+    def point_masks(self) -> np.ndarray:
+        return self.point_logits > 0  # SamPredictor's mask threshold
+
+    @property
+    def box_mask(self) -> np.ndarray:
+        return self.box_logits > 0
 
 
 def example_masks(sam: Sam) -> ExampleMasks:
     image = example_photo().image
     predictor = SamPredictor(sam)
     predictor.set_image(image)
-    point_masks, point_scores, _ = predictor.predict(
-        point_coords=np.array(POINT_COORDS), point_labels=np.array(POINT_LABELS)
+    point_logits, point_scores, _ = predictor.predict(
+        point_coords=np.array(POINT_COORDS), point_labels=np.array(POINT_LABELS), return_logits=True
     )
-    box_masks, box_scores, _ = predictor.predict(box=np.array(BOX), multimask_output=False)
-    return ExampleMasks(image, point_masks, point_scores, box_masks[0], float(box_scores[0]))
+    box_logits, box_scores, _ = predictor.predict(
+        box=np.array(BOX), multimask_output=False, return_logits=True
+    )
+    return ExampleMasks(image, point_logits, point_scores, box_logits[0], float(box_scores[0]))
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.55) -> np.ndarray:
@@ -52,25 +62,34 @@ def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.55) -> np.ndar
 
 
 def draw_example_masks(masks: ExampleMasks) -> Figure:
-    """Four panels: the point's three masks with their predicted IoU, then the box's mask."""
-    figure, axes = plt.subplots(1, 4, figsize=(16, 3.4), layout="constrained")
+    """Two rows of four panels: the point's three masks and the box's mask over the photo (logits
+    above 0), and below each its logits, with the dog's outline. Titles give the IoU the head
+    predicts and the IoU the mask really has with the dog."""
+    figure, axes = plt.subplots(2, 4, figsize=(16, 6.4), layout="constrained")
     (x, y), (x0, y0, x1, y1) = POINT_COORDS[0], BOX[0]
-    for i, ax in enumerate(axes[:3]):
-        ax.imshow(overlay(masks.image, masks.point_masks[i]))
-        # imshow centres pixel i at i; SAM reads coordinate c as the centre of pixel c (c + 0.5)
-        ax.plot(x, y, marker="*", markersize=16, color="lime", markeredgecolor="black")
-        ax.set_title(f"point, mask {i + 1}: predicted IoU {masks.point_scores[i]:.2f}")
-    axes[3].imshow(overlay(masks.image, masks.box_mask))
-    axes[3].add_patch(
-        plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, color="lime", lw=2)
-    )
-    axes[3].set_title(f"box, single mask: predicted IoU {masks.box_score:.2f}")
-    for ax in axes:
-        ax.set_axis_off()
-    figure.suptitle(
-        "The trained model on the running example: the point (1300, 800) is ambiguous"
-        " (body or dog), the box is not"
-    )
+    dog = example_object_mask()
+    panels = [(f"point, mask {i + 1}", m, s) for i, (m, s) in
+              enumerate(zip(masks.point_logits, masks.point_scores, strict=True))]  # fmt: skip
+    panels.append(("box, single mask", masks.box_logits, masks.box_score))
+    for column, (name, logits, score) in enumerate(panels):
+        mask = logits > 0
+        iou = (mask & dog).sum() / (mask | dog).sum()
+        top, bottom = axes[:, column]
+        top.imshow(overlay(masks.image, mask))
+        top.set_title(f"{name}\npredicted IoU {score:.2f}, IoU with the dog {iou:.2f}")
+        shown = bottom.imshow(logits, cmap="RdBu_r", vmin=-8, vmax=8)
+        bottom.contour(dog, levels=[0.5], colors="black", linewidths=0.8)
+        bottom.set_title("logits (the mask is > 0); black: the dog")
+        for ax in (top, bottom):
+            ax.set_axis_off()
+            # imshow centres pixel i at i, and SAM reads a coordinate c as the centre of pixel c
+            # (it adds the 0.5 itself): prompts are drawn where they are given
+            if column < 3:
+                ax.plot(x, y, marker="*", markersize=14, color="lime", markeredgecolor="black")
+            else:
+                ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="lime"))
+    figure.colorbar(shown, ax=axes[1, :], shrink=0.8, label="mask logit")
+    figure.suptitle("The shipped model on the running example (blue: the predicted mask)")
     return figure
 
 
