@@ -40,7 +40,7 @@ class StandInImageEncoder(nn.Module):
 
     Three stages bring the resolution down 4x, 2x and 2x (1024 -> 256 -> 128 -> 64), the last two
     with ConvNeXt blocks; a neck widens to the decoder's 256 channels and normalises them, as SAM's
-    ViT neck does. About 0.5M parameters. `img_size` may be set smaller (training's first stage
+    ViT neck does. About 0.37M parameters. `img_size` may be set smaller (training's first stage
     uses 512 and a 32 x 32 grid); the weights do not depend on it.
     """
 
