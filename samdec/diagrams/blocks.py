@@ -27,9 +27,10 @@ def attention(calls: list[Call]) -> Diagram:
         8.6,
         11.3,
         "Attention: multi-head, q/k/v projections that may narrow the width",
-        f"self: layers.0.self_attn, the {attns[0].input('q')[1]} tokens attend to each other.\n"
-        "cross: layers.0.cross_attn_token_to_image, downsample_rate 2 (the image-to-token one swaps"
-        " the roles).",
+        f"self: layers.0.self_attn, the {attns[0].input('q')[1]} tokens attend to each other;"
+        " _attend() computes its weights explicitly.\n"
+        "cross: layers.0.cross_attn_token_to_image, downsample_rate 2, in one fused SDPA call"
+        " (the image-to-token one swaps the roles).",
     )
     columns = {"q": 1.5, "k": 4.3, "v": 7.1}
     heads = {}
@@ -64,7 +65,7 @@ def attention(calls: list[Call]) -> Diagram:
     (self_weights,) = calls_at(calls, f"{SELF_ATTN}._attention_weights")
     cross_q, cross_k = attend[1].input("q"), attend[1].input("k")
     cross_weights = format_shape((*cross_q[:-1], cross_k[-2]))
-    d.frame(0.3, 5.3, 5.45, 7.5, "_attend(): self explicitly, cross in one fused SDPA call")
+    d.frame(0.3, 5.3, 5.45, 7.5, "_attend()")
     weights_box = d.box(
         2.9,
         6.0,
