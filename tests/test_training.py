@@ -85,6 +85,25 @@ def test_first_prompts_lie_on_the_target():
         assert (np.abs(box - [20, 10, 50, 30]) <= [12, 8, 12, 8]).all()
 
 
+def test_scenes_drawn_smaller_keep_their_targets_on_the_photo():
+    full = make_example(seed=5, img_size=1024, targets=4)
+    for seed in range(5, 9):
+        example = make_example(seed=seed, img_size=1024, targets=4, min_scale=0.5)
+        height, width = example.image.shape[:2]
+        assert 512 <= max(height, width) <= 1024
+        # the label maps cover the drawn photo (4 pixels a cell), nothing beyond it
+        cells = example.targets.any(axis=0)
+        rows, cols = np.nonzero(cells)
+        assert rows.max() < -(-height // 4) and cols.max() < -(-width // 4)
+    assert max(full.image.shape[:2]) == 1024  # min_scale=1 draws the scene at its own size
+
+
+def test_level_odds_choose_the_targets_level():
+    wholes = make_example(seed=5, img_size=1024, targets=6, level_odds=(1.0, 0.0, 0.0))
+    subparts = make_example(seed=5, img_size=1024, targets=6, level_odds=(0.0, 0.0, 1.0))
+    assert wholes.targets.sum(axis=(1, 2)).min() > subparts.targets.sum(axis=(1, 2)).max()
+
+
 def test_one_training_step_lowers_the_loss_on_a_fixed_batch():
     torch.manual_seed(0)
     sam = build_sam(256)  # a 16 x 16 grid: the same model, cheaper

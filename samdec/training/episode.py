@@ -19,7 +19,7 @@ from samdec.world import RenderedScene, generate_scene
 
 LOW_RES_SCALE = 4  # input pixels per low-resolution mask cell
 MIN_TARGET_CELLS = 12  # smaller targets are too small to learn at the decoder's resolution
-LEVEL_ODDS = {"whole": 0.5, "part": 0.3, "subpart": 0.2}
+LEVELS = ("whole", "part", "subpart")
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Example:
 
 def candidate_targets(low_res: RenderedScene) -> dict[str, list[np.ndarray]]:
     """Every whole object, part and subpart mask large enough to learn, by level."""
-    candidates = {"whole": [], "part": [], "subpart": []}
+    candidates = {level: [] for level in LEVELS}
     for o in np.unique(low_res.object_id[low_res.object_id >= 0]):
         whole = low_res.mask(o)
         candidates["whole"].append(whole)
@@ -49,21 +49,31 @@ def candidate_targets(low_res: RenderedScene) -> dict[str, list[np.ndarray]]:
     }
 
 
-def make_example(seed: int, img_size: int, targets: int, style: str = "train") -> Example:
-    """A scene from world seed `seed` and `targets` masks in it, each level drawn with
-    `LEVEL_ODDS` (renormalised over the levels the scene has).
+def make_example(
+    seed: int,
+    img_size: int,
+    targets: int,
+    style: str = "train",
+    level_odds: tuple[float, float, float] = (0.5, 0.3, 0.2),
+    min_scale: float = 1.0,
+) -> Example:
+    """A scene from world seed `seed` and `targets` masks in it, the level of each (whole, part,
+    subpart) drawn with `level_odds`, renormalised over the levels the scene has.
 
-    Scenes are made for a 1024 input. With a smaller `img_size` (training's first stage) the
-    example is a random img_size x img_size window of the scene at full scale, not the scene
-    shrunk: the encoder then sees objects at the size it will see them at 1024.
+    Scenes are made for a 1024 input, and drawn at a scale uniform in [`min_scale`, 1]. When the
+    drawing is larger than `img_size` (training's first stage), the example is a random window of
+    img_size x img_size: the encoder then sees objects near the size it will see them at 1024,
+    not shrunk, whole or cut by the window's edge.
     """
     rng = np.random.default_rng([seed, 1])
     scene = generate_scene(seed, style=style)
-    full, low_res = scene.render(1.0), scene.render(1.0 / LOW_RES_SCALE)
-    h, w = (min(side, img_size) for side in scene.size)
+    scale = rng.uniform(min_scale, 1.0) if min_scale < 1 else 1.0
+    full, low_res = scene.render(scale), scene.render(scale / LOW_RES_SCALE)
+    drawn = full.object_id.shape
+    h, w = (min(side, img_size) for side in drawn)
     for _ in range(100):  # a window with something in it
-        top = LOW_RES_SCALE * rng.integers((scene.size[0] - h) // LOW_RES_SCALE + 1)
-        left = LOW_RES_SCALE * rng.integers((scene.size[1] - w) // LOW_RES_SCALE + 1)
+        top = LOW_RES_SCALE * rng.integers((drawn[0] - h) // LOW_RES_SCALE + 1)
+        left = LOW_RES_SCALE * rng.integers((drawn[1] - w) // LOW_RES_SCALE + 1)
         window = low_res.crop(*(v // LOW_RES_SCALE for v in (top, left, h, w)))
         candidates = {k: v for k, v in candidate_targets(window).items() if v}
         if candidates:
@@ -72,7 +82,7 @@ def make_example(seed: int, img_size: int, targets: int, style: str = "train") -
         raise ValueError(f"world seed {seed} has no object large enough to learn")
     image = full.crop(top, left, h, w).image
     levels = list(candidates)
-    odds = np.array([LEVEL_ODDS[level] for level in levels])
+    odds = np.array([dict(zip(LEVELS, level_odds))[level] for level in levels])
     side = img_size // LOW_RES_SCALE
     chosen = np.zeros((targets, side, side), dtype=bool)
     for i in range(targets):

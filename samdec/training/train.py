@@ -93,7 +93,8 @@ def train(
             group["lr"] = config.learning_rate_at(step)
         # each step's scene and prompts come from (seed, step): a resumed run continues exactly
         example = make_example(seed=_scene_seed(config.seed, step), img_size=image_size,
-                               targets=targets)  # fmt: skip
+                               targets=targets, level_odds=config.level_odds,
+                               min_scale=config.min_scale)  # fmt: skip
         rng = np.random.default_rng([config.seed, step, 2])
         result = training_step(sam, example, rng, config.box_fraction, config.max_clicks)
 
