@@ -82,7 +82,8 @@ def make_example(
         raise ValueError(f"world seed {seed} has no object large enough to learn")
     image = full.crop(top, left, h, w).image
     levels = list(candidates)
-    odds = np.array([dict(zip(LEVELS, level_odds))[level] for level in levels])
+    odds_of = dict(zip(LEVELS, level_odds, strict=True))
+    odds = np.array([odds_of[level] for level in levels])
     side = img_size // LOW_RES_SCALE
     chosen = np.zeros((targets, side, side), dtype=bool)
     for i in range(targets):
