@@ -99,7 +99,8 @@ def decoder_inputs(encoder: nn.Module, batch: int) -> dict:
 
 
 class DecoderGraph(nn.Module):
-    """The decoder with multimask output, as a graph of tensors only (for the ONNX export)."""
+    """The decoder with multimask output, as a graph of tensors only (for the ONNX export): one
+    pass over the whole batch, which onnxruntime runs as it likes."""
 
     def __init__(self, decoder: nn.Module) -> None:
         super().__init__()
@@ -108,13 +109,13 @@ class DecoderGraph(nn.Module):
     def forward(
         self, image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings
     ):
-        return self.decoder(
+        masks, iou_predictions = self.decoder.predict_masks(
             image_embeddings=image_embeddings,
             image_pe=image_pe,
             sparse_prompt_embeddings=sparse_prompt_embeddings,
             dense_prompt_embeddings=dense_prompt_embeddings,
-            multimask_output=True,
         )
+        return masks[:, 1:], iou_predictions[:, 1:]
 
 
 def export_decoder_graph(decoder: nn.Module, inputs: dict, path: Path) -> Path:
@@ -125,7 +126,11 @@ def export_decoder_graph(decoder: nn.Module, inputs: dict, path: Path) -> Path:
     # the no-mask dense prompt is an expanded view: the exporter wants a real tensor
     inputs = {**inputs, "dense_prompt_embeddings": inputs["dense_prompt_embeddings"].contiguous()}
     program = torch.onnx.export(
-        DecoderGraph(decoder), kwargs=inputs, dynamic_shapes=shapes, dynamo=True, verbose=False
+        DecoderGraph(decoder).eval(),
+        kwargs=inputs,
+        dynamic_shapes=shapes,
+        dynamo=True,
+        verbose=False,
     )
     program.save(str(path), external_data=False)
     return path

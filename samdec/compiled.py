@@ -8,7 +8,7 @@ module is not checked, and a call at a shape it has not seen compiles again inst
 refused. Check a new use in eager mode first.
 """
 
-from torch import nn
+import torch
 
 from samdec.mask_decoder import MaskDecoder
 from samdec.prompt_encoder import PromptEncoder
@@ -17,11 +17,13 @@ from samdec.prompt_encoder import PromptEncoder
 def compile_decoder(
     mask_decoder: MaskDecoder, prompt_encoder: PromptEncoder | None = None, **options
 ) -> None:
-    """Compiles `mask_decoder`, and `prompt_encoder` if given, in place (`nn.Module.compile`):
-    same objects, same `state_dict` keys, same outputs to float32 rounding. `options` go to
-    `torch.compile` (`mode=`, `dynamic=`, ...)."""
-    modules: list[nn.Module] = [mask_decoder]
+    """Compiles `mask_decoder`, and `prompt_encoder` if given, in place: same objects, same
+    `state_dict` keys, same outputs to float32 rounding. `options` go to `torch.compile`
+    (`mode=`, `dynamic=`, ...).
+
+    Of the decoder, the work of one pass (`predict_masks`) is compiled, not `forward`: forward's
+    loop over passes would otherwise be unrolled into the graph, one copy per pass of the batch,
+    while this way one compiled pass serves every batch size."""
+    mask_decoder.predict_masks = torch.compile(mask_decoder.predict_masks, **options)
     if prompt_encoder is not None:
-        modules.append(prompt_encoder)
-    for module in modules:
-        module.compile(**options)
+        prompt_encoder.compile(**options)

@@ -1,5 +1,6 @@
 """torch.compile: the compiled decoder and prompt encoder give the eager outputs, and a second call
-at the same shapes runs the compiled code without compiling again.
+at the same shapes runs the compiled code without compiling again; the decoder's compiled pass
+serves any number of prompt sets.
 
 COSTLY: compiling takes tens of seconds per module on a CPU. To keep it to one compilation each,
 the test uses one small configuration (the narrow decoder of the parity suite, depth 1, B=1); the
@@ -56,3 +57,25 @@ def test_compiled_decoder_and_prompt_encoder_match_eager():
         assert_matches(actual, reference)
     for actual, first in zip(again, compiled, strict=True):
         assert torch.equal(actual, first)
+
+
+def test_compiled_decoder_serves_every_batch_size_from_one_compiled_pass():
+    decoder = randomize_(samdec.build_mask_decoder(**WIDTHS)).eval()
+
+    def inputs(batch: int) -> dict:
+        return {
+            "image_embeddings": randn(1, 64, 16, 16, seed=2),
+            "image_pe": randn(1, 64, 16, 16, seed=3),
+            "sparse_prompt_embeddings": randn(batch, 3, 64, seed=4),
+            "dense_prompt_embeddings": randn(batch, 64, 16, 16, seed=5),
+            "multimask_output": False,
+        }
+
+    with torch.no_grad():
+        expected = decoder(**inputs(5))
+        samdec.compile_decoder(decoder)
+        decoder(**inputs(2))  # compiles the pass once
+        with torch.compiler.set_stance("fail_on_recompile"):
+            compiled = decoder(**inputs(5))
+    for actual, reference in zip(compiled, expected, strict=True):
+        assert_matches(actual, reference)

@@ -28,9 +28,9 @@ def attention(calls: list[Call]) -> Diagram:
         11.3,
         "Attention: multi-head, q/k/v projections that may narrow the width",
         f"self: layers.0.self_attn, the {attns[0].input('q')[1]} tokens attend to each other;"
-        " _attend() computes its weights explicitly.\n"
-        "cross: layers.0.cross_attn_token_to_image, downsample_rate 2, in one fused SDPA call"
-        " (the image-to-token one swaps the roles).",
+        " _attend() forms the weights explicitly.\n"
+        "cross: layers.0.cross_attn_token_to_image, downsample_rate 2, one fused SDPA call"
+        " (image-to-token: roles swapped).",
     )
     columns = {"q": 1.5, "k": 4.3, "v": 7.1}
     heads = {}
