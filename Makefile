@@ -31,8 +31,9 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests
 
+# two notebooks at a time (pytest-xdist), each notebook's cells in order on one worker
 notebooks: $(STAMP)
-	$(BIN)/pytest --nbval notebooks
+	$(BIN)/pytest --nbval notebooks -n 2 --dist loadscope
 
 figures: $(STAMP)
 	$(BIN)/python -m samdec figures
