@@ -33,6 +33,20 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--steps-at-1024", type=int, default=TrainConfig.steps_at_1024)
     train.add_argument("--seed", type=int, default=TrainConfig.seed)
     train.add_argument(
+        "--level-odds",
+        type=float,
+        nargs=3,
+        default=TrainConfig.level_odds,
+        metavar=("WHOLE", "PART", "SUBPART"),
+        help="odds of each level among the target masks",
+    )
+    train.add_argument(
+        "--min-scale",
+        type=float,
+        default=TrainConfig.min_scale,
+        help="scenes are drawn at a scale uniform in [MIN_SCALE, 1]",
+    )
+    train.add_argument(
         "--out", type=Path, help="where the weights and the log go (default: the package's)"
     )
     train.add_argument(
@@ -91,7 +105,11 @@ def _train(args: argparse.Namespace) -> int:
     from samdec.training.train import check_arguments, train
 
     config = TrainConfig(
-        steps_at_512=args.steps_at_512, steps_at_1024=args.steps_at_1024, seed=args.seed
+        steps_at_512=args.steps_at_512,
+        steps_at_1024=args.steps_at_1024,
+        seed=args.seed,
+        level_odds=tuple(args.level_odds),
+        min_scale=args.min_scale,
     )
     out_dir = args.out or weights_dir()
     try:

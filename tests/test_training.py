@@ -124,6 +124,12 @@ def test_one_training_step_lowers_the_loss_on_a_fixed_batch():
 def test_bad_arguments_fail_before_any_step(tmp_path):
     with pytest.raises(ValueError, match="steps"):
         check_arguments(TrainConfig(steps_at_512=0, steps_at_1024=0), tmp_path, tmp_path)
+    with pytest.raises(ValueError, match="level odds"):
+        check_arguments(TrainConfig(level_odds=(0.0, 0.5, 0.5)), tmp_path, tmp_path)
+    with pytest.raises(ValueError, match="level odds"):
+        check_arguments(TrainConfig(level_odds=(1.0, -0.1, 0.1)), tmp_path, tmp_path)
+    with pytest.raises(ValueError, match="scale"):
+        check_arguments(TrainConfig(min_scale=0.0), tmp_path, tmp_path)
     (tmp_path / "file").write_text("")
     with pytest.raises(OSError, match="cannot write"):
         check_arguments(TrainConfig(), tmp_path / "file" / "below", tmp_path)

@@ -45,13 +45,20 @@ def set_image_size(sam: Sam, image_size: int) -> None:
 
 
 def check_arguments(config: TrainConfig, out_dir: Path, work_dir: Path) -> None:
-    """Fail now, not after an hour: the step counts, and whether both directories can be
-    written (they are created if missing)."""
+    """Fail now, not after an hour: the step counts, the targets' level odds and the scale range,
+    and whether both directories can be written (they are created if missing)."""
     if config.steps_at_512 < 0 or config.steps_at_1024 < 0 or config.steps <= 0:
         raise ValueError(
             f"the number of steps must be positive, got {config.steps_at_512} at 512 and"
             f" {config.steps_at_1024} at 1024"
         )
+    if min(config.level_odds) < 0 or config.level_odds[0] <= 0:
+        raise ValueError(
+            f"the level odds (whole, part, subpart) must be >= 0, and > 0 for whole objects (every"
+            f" scene has them), got {config.level_odds}"
+        )
+    if not 0 < config.min_scale <= 1:
+        raise ValueError(f"the smallest scene scale must be in (0, 1], got {config.min_scale}")
     for directory in (out_dir, work_dir):
         try:
             directory.mkdir(parents=True, exist_ok=True)
