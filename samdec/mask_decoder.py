@@ -19,8 +19,8 @@ class MaskDecoder(nn.Module):
 
     # `forward` decodes the B prompt sets this many at a time. Each set carries its own copy of the
     # image tokens (4 MB at 64 x 64): on a CPU one set's tensors stay in cache, while passes of 8
-    # or more sets ran ~1.8x slower per set and held memory in proportion to B (measured with
-    # benchmarks/decoder_speed.py). The outputs are the same; on a GPU, set it higher.
+    # or more sets ran 1.4-1.9x slower per set and held memory in proportion to B (README,
+    # Performance). The outputs are the same to float32 rounding; on a GPU, set it higher.
     prompt_sets_per_pass: int = 1
 
     def __init__(
@@ -65,25 +65,25 @@ class MaskDecoder(nn.Module):
 
         With `multimask_output` the three ambiguity-resolving masks (tokens 1-3) are returned,
         otherwise the single mask of token 0. Every prompt set is decoded on its own image copy,
-        so splitting the batch into passes (`prompt_sets_per_pass`) changes nothing but speed.
+        so splitting the batch into passes (`prompt_sets_per_pass`) changes only the speed, the
+        memory and the float32 rounding.
         """
-        passes = [
-            self.predict_masks(
+        mask_slice = slice(1, None) if multimask_output else slice(0, 1)
+        masks, iou_pred = [], []
+        for sparse, dense in zip(
+            sparse_prompt_embeddings.split(self.prompt_sets_per_pass),
+            dense_prompt_embeddings.split(self.prompt_sets_per_pass),
+            strict=True,
+        ):
+            pass_masks, pass_iou = self.predict_masks(
                 image_embeddings=image_embeddings,
                 image_pe=image_pe,
                 sparse_prompt_embeddings=sparse,
                 dense_prompt_embeddings=dense,
             )
-            for sparse, dense in zip(
-                sparse_prompt_embeddings.split(self.prompt_sets_per_pass),
-                dense_prompt_embeddings.split(self.prompt_sets_per_pass),
-                strict=True,
-            )
-        ]
-        masks = torch.cat([pass_masks for pass_masks, _ in passes])
-        iou_pred = torch.cat([pass_iou for _, pass_iou in passes])
-        mask_slice = slice(1, None) if multimask_output else slice(0, 1)
-        return masks[:, mask_slice, :, :], iou_pred[:, mask_slice]
+            masks.append(pass_masks[:, mask_slice, :, :])
+            iou_pred.append(pass_iou[:, mask_slice])
+        return torch.cat(masks), torch.cat(iou_pred)
 
     @shape_checked
     def predict_masks(

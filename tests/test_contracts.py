@@ -277,13 +277,13 @@ def test_disabled_checks_let_a_bad_grid_fail_inside_torch(decoder, checks_disabl
         decoder(**inputs, multimask_output=True)
 
 
-def test_disabled_checks_let_a_wrong_batch_through_unnamed(decoder, checks_disabled):
+def test_disabled_checks_let_a_wrong_batch_through_unnamed(decoder, checks_disabled, monkeypatch):
     inputs = decoder_inputs(dense_prompt_embeddings=randn(1, C, H, W))
     # decoded one prompt set per pass, the batches fail to pair up, in words about zip()
     with pytest.raises(ValueError, match="zip"):
         decoder(**inputs, multimask_output=True)
     # in one pass, the single dense prompt broadcasts over the batch without a word
-    decoder.prompt_sets_per_pass = BATCH
+    monkeypatch.setattr(decoder, "prompt_sets_per_pass", BATCH)
     masks, _ = decoder(**inputs, multimask_output=True)
     assert masks.shape == (BATCH, 3, 4 * H, 4 * W)
 

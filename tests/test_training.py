@@ -87,14 +87,17 @@ def test_first_prompts_lie_on_the_target():
 
 def test_scenes_drawn_smaller_keep_their_targets_on_the_photo():
     full = make_example(seed=5, img_size=1024, targets=4)
+    longest_sides = []
     for seed in range(5, 9):
         example = make_example(seed=seed, img_size=1024, targets=4, min_scale=0.5)
         height, width = example.image.shape[:2]
-        assert 512 <= max(height, width) <= 1024
+        longest_sides.append(max(height, width))
         # the label maps cover the drawn photo (4 pixels a cell), nothing beyond it
         cells = example.targets.any(axis=0)
         rows, cols = np.nonzero(cells)
         assert rows.max() < -(-height // 4) and cols.max() < -(-width // 4)
+    assert all(512 <= side <= 1024 for side in longest_sides)
+    assert min(longest_sides) < 900  # drawn smaller, not only allowed to be
     assert max(full.image.shape[:2]) == 1024  # min_scale=1 draws the scene at its own size
 
 

@@ -3,6 +3,9 @@
 import math
 from dataclasses import dataclass
 
+# the odds of a target mask being a whole object, a part or a subpart
+LEVEL_ODDS = (0.5, 0.3, 0.2)
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -12,7 +15,7 @@ class TrainConfig:
     targets_at_1024: int = 4
     box_fraction: float = 0.4  # of the sessions that start with a box rather than a point
     max_clicks: int = 4  # corrective clicks before the learning round, at most
-    level_odds: tuple[float, float, float] = (0.5, 0.3, 0.2)  # whole, part, subpart targets
+    level_odds: tuple[float, float, float] = LEVEL_ODDS
     min_scale: float = 1.0  # scenes are drawn at a scale uniform in [min_scale, 1]
     learning_rate: float = 5e-4
     warmup_steps: int = 100

@@ -15,6 +15,7 @@ from torch import Tensor
 from samdec.prompt_encoder import FOREGROUND_LABEL
 from samdec.sam import Sam
 from samdec.training.clicks import corrective_click, noisy_box, point_inside
+from samdec.training.config import LEVEL_ODDS
 from samdec.world import RenderedScene, generate_scene
 
 LOW_RES_SCALE = 4  # input pixels per low-resolution mask cell
@@ -54,11 +55,12 @@ def make_example(
     img_size: int,
     targets: int,
     style: str = "train",
-    level_odds: tuple[float, float, float] = (0.5, 0.3, 0.2),
+    level_odds: tuple[float, float, float] = LEVEL_ODDS,
     min_scale: float = 1.0,
 ) -> Example:
     """A scene from world seed `seed` and `targets` masks in it, the level of each (whole, part,
-    subpart) drawn with `level_odds`, renormalised over the levels the scene has.
+    subpart) drawn with `level_odds`, renormalised over the levels the window has. A level of
+    odds 0 is never drawn; the window must have a level of positive odds.
 
     Scenes are made for a 1024 input, and drawn at a scale uniform in [`min_scale`, 1]. When the
     drawing is larger than `img_size` (training's first stage), the example is a random window of
@@ -66,6 +68,7 @@ def make_example(
     not shrunk, whole or cut by the window's edge.
     """
     rng = np.random.default_rng([seed, 1])
+    odds_of = dict(zip(LEVELS, level_odds, strict=True))
     scene = generate_scene(seed, style=style)
     scale = rng.uniform(min_scale, 1.0) if min_scale < 1 else 1.0
     full, low_res = scene.render(scale), scene.render(scale / LOW_RES_SCALE)
@@ -75,14 +78,17 @@ def make_example(
         top = LOW_RES_SCALE * rng.integers((drawn[0] - h) // LOW_RES_SCALE + 1)
         left = LOW_RES_SCALE * rng.integers((drawn[1] - w) // LOW_RES_SCALE + 1)
         window = low_res.crop(*(v // LOW_RES_SCALE for v in (top, left, h, w)))
-        candidates = {k: v for k, v in candidate_targets(window).items() if v}
+        candidates = {
+            level: masks
+            for level, masks in candidate_targets(window).items()
+            if masks and odds_of[level] > 0
+        }
         if candidates:
             break
     else:
-        raise ValueError(f"world seed {seed} has no object large enough to learn")
+        raise ValueError(f"world seed {seed} has no target of these levels large enough to learn")
     image = full.crop(top, left, h, w).image
     levels = list(candidates)
-    odds_of = dict(zip(LEVELS, level_odds, strict=True))
     odds = np.array([odds_of[level] for level in levels])
     side = img_size // LOW_RES_SCALE
     chosen = np.zeros((targets, side, side), dtype=bool)
