@@ -80,6 +80,9 @@ def train(
     check_arguments(config, out_dir, work_dir)
     if threads is not None:
         torch.set_num_threads(threads)
+    # once the masks take off, some activations and gradients fall into float32's subnormal range,
+    # which x86 CPUs compute many times slower: flushing them to zero made steps ~30% faster
+    torch.set_flush_denormal(True)
 
     torch.manual_seed(config.seed)
     sam = build_sam()
