@@ -92,25 +92,27 @@ def box_area(boxes: Tensor) -> Tensor:
     return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
 
 
+def box_iou(a: Tensor, b: Tensor) -> Tensor:
+    """The IoU of every box of `a` (N x 4 XYXY) with every box of `b` (M x 4): N x M."""
+    width = torch.minimum(a[:, None, 2], b[:, 2]) - torch.maximum(a[:, None, 0], b[:, 0])
+    height = torch.minimum(a[:, None, 3], b[:, 3]) - torch.maximum(a[:, None, 1], b[:, 1])
+    intersection = width.clamp(min=0) * height.clamp(min=0)
+    return intersection / (box_area(a)[:, None] + box_area(b) - intersection)
+
+
 def box_nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     """Greedy non-maximum suppression: boxes in order of decreasing score (ties in input order);
     each one kept suppresses every later box whose IoU with it exceeds `iou_threshold`. Returns
     the indices of the kept boxes, best first. N x 4 XYXY boxes, N scores."""
     order = torch.sort(scores, descending=True, stable=True).indices
     boxes = boxes[order].float()
-    areas = box_area(boxes)
     suppressed = torch.zeros(len(order), dtype=torch.bool)
     kept = []
     for i in range(len(order)):
         if suppressed[i]:
             continue
         kept.append(i)
-        rest = boxes[i + 1 :]
-        width = torch.minimum(rest[:, 2], boxes[i, 2]) - torch.maximum(rest[:, 0], boxes[i, 0])
-        height = torch.minimum(rest[:, 3], boxes[i, 3]) - torch.maximum(rest[:, 1], boxes[i, 1])
-        intersection = width.clamp(min=0) * height.clamp(min=0)
-        iou = intersection / (areas[i] + areas[i + 1 :] - intersection)
-        suppressed[i + 1 :] |= iou > iou_threshold
+        suppressed[i + 1 :] |= box_iou(boxes[i : i + 1], boxes[i + 1 :])[0] > iou_threshold
     return order[torch.tensor(kept, dtype=torch.long)]
 
 

@@ -354,6 +354,12 @@ def test_box_nms(threshold):
     assert_equal(amg.box_nms(boxes, scores, threshold), expected)
 
 
+def test_box_iou_by_hand():
+    square = torch.tensor([[0.0, 0.0, 2.0, 2.0]])
+    others = torch.tensor([[1.0, 1.0, 3.0, 3.0], [0.0, 0.0, 2.0, 2.0], [5.0, 5.0, 6.0, 6.0]])
+    assert_equal(amg.box_iou(square, others), torch.tensor([[1 / 7, 1.0, 0.0]]))
+
+
 def test_box_nms_of_nothing():
     assert amg.box_nms(torch.zeros(0, 4), torch.zeros(0), 0.5).tolist() == []
 
