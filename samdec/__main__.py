@@ -41,10 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         help="odds of each level among the target masks",
     )
     train.add_argument(
-        "--min-scale",
+        "--scale-at-512",
         type=float,
-        default=TrainConfig.min_scale,
-        help="scenes are drawn at a scale uniform in [MIN_SCALE, 1]",
+        default=TrainConfig.scale_at_512,
+        help="scene scale in the 512 stage: 0.5 whole scenes, 1 windows of them at full size",
     )
     train.add_argument(
         "--out", type=Path, help="where the weights and the log go (default: the package's)"
@@ -109,7 +109,7 @@ def _train(args: argparse.Namespace) -> int:
         steps_at_1024=args.steps_at_1024,
         seed=args.seed,
         level_odds=tuple(args.level_odds),
-        min_scale=args.min_scale,
+        scale_at_512=args.scale_at_512,
     )
     out_dir = args.out or weights_dir()
     try:

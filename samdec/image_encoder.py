@@ -40,11 +40,11 @@ class StandInImageEncoder(nn.Module):
 
     Three stages bring the resolution down 4x, 2x and 2x (1024 -> 256 -> 128 -> 64), the last two
     with ConvNeXt blocks; a neck widens to the decoder's 256 channels and normalises them, as SAM's
-    ViT neck does. About 0.37M parameters. `img_size` may be set smaller (training's first stage
+    ViT neck does. About 1.4M parameters. `img_size` may be set smaller (training's first stage
     uses 512 and a 32 x 32 grid); the weights do not depend on it.
     """
 
-    def __init__(self, img_size: int = 1024, out_chans: int = 256, widths=(32, 64, 128)) -> None:
+    def __init__(self, img_size: int = 1024, out_chans: int = 256, widths=(64, 128, 256)) -> None:
         super().__init__()
         self.img_size = img_size
         self.out_chans = out_chans

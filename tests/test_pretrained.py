@@ -35,14 +35,10 @@ def test_the_weights_are_safetensors_with_the_models_keys_and_shapes():
 
 
 def test_make_train_runs_the_shipped_configuration():
-    """`make train` (TrainConfig's defaults) runs the configuration the shipped weights record.
-    Settings added since that run (the level odds, the scale jitter) are not in its record; their
-    defaults are the values the run used before they became settings."""
+    """`make train` (TrainConfig's defaults) runs the configuration the shipped weights record."""
     with safe_open(weights_dir() / WEIGHTS_FILE, "pt") as file:
         shipped = json.loads(file.metadata()["training_config"])
-    defaults = json.loads(json.dumps(asdict(TrainConfig())))
-    assert {name: defaults[name] for name in shipped} == shipped
-    assert set(defaults) - set(shipped) <= {"level_odds", "min_scale"}
+    assert shipped == json.loads(json.dumps(asdict(TrainConfig())))
 
 
 def test_the_training_log_is_committed_beside_the_weights():
@@ -54,13 +50,12 @@ def test_the_training_log_is_committed_beside_the_weights():
     assert {row["image_size"] for row in rows} == {"512", "1024"}
 
 
-LOGIT_MARGIN_FLOOR = 1.5  # measured: 2.7 (box), 7.1 (point, mask 2)
+LOGIT_MARGIN_FLOOR = 4.0  # measured: 8.0 (box), 24.4 (point, mask 2)
 
 
 def test_the_example_picture_shows_logits_higher_on_the_dog(sam):
-    """What the README's first picture shows of this (early) model: on the running example the
-    logits are higher on the dog than off it, for the box and for the point's best mask, though
-    mostly still under the threshold."""
+    """What the README's first picture shows: on the running example the logits are higher on the
+    dog than off it, for the box and for the point's best mask."""
     masks = example_masks(sam)
     dog = example_object_mask()
 
@@ -71,11 +66,15 @@ def test_the_example_picture_shows_logits_higher_on_the_dog(sam):
     assert margin(masks.box_logits) > LOGIT_MARGIN_FLOOR
 
 
-# Floors under what `python -m samdec evaluate` measures (README: 0.13 best of three, r 0.68 on 40
-# scenes), so that the test catches a broken model or pipeline, not noise over its 2 scenes. The
-# shipped model is early in training: its box and click masks are still empty (IoU ~0.01), which
-# leaves nothing to put a floor under there.
-FLOORS = {"one point, best of 3, mIoU": 0.05, "IoU head, Pearson r": 0.3}
+# Floors at about half of what these 2 held-out scenes measure (0.53 best of three, 0.63 box, 0.65
+# after 5 clicks, r 0.78; `python -m samdec evaluate` on 40 scenes: 0.45, 0.54, 0.58, 0.74), so
+# that the test catches a broken model or pipeline, not noise.
+FLOORS = {
+    "one point, best of 3, mIoU": 0.25,
+    "box, mIoU": 0.3,
+    "5 clicks, mIoU": 0.3,
+    "IoU head, Pearson r": 0.4,
+}
 
 
 def test_figures_on_held_out_scenes_stay_above_a_floor(sam):

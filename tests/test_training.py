@@ -85,20 +85,19 @@ def test_first_prompts_lie_on_the_target():
         assert (np.abs(box - [20, 10, 50, 30]) <= [12, 8, 12, 8]).all()
 
 
-def test_scenes_drawn_smaller_keep_their_targets_on_the_photo():
-    full = make_example(seed=5, img_size=1024, targets=4)
-    longest_sides = []
-    for seed in range(5, 9):
-        example = make_example(seed=seed, img_size=1024, targets=4, min_scale=0.5)
-        height, width = example.image.shape[:2]
-        longest_sides.append(max(height, width))
+def test_the_512_stage_sees_whole_scenes_at_half_size_or_windows_at_full_size():
+    for seed in range(5, 8):
+        whole = make_example(seed=seed, img_size=512, targets=4, scale=0.5)
+        window = make_example(seed=seed, img_size=512, targets=4, scale=1.0)
+        full = make_example(seed=seed, img_size=1024, targets=4)
+        assert max(whole.image.shape[:2]) == 512  # the scene, all of it, half size
+        half = np.array(full.image.shape[:2]) / 2
+        assert (np.abs(np.array(whole.image.shape[:2]) - half) <= 1).all()
+        assert window.image.shape[:2] == (512, 512)  # a part of the scene, full size
         # the label maps cover the drawn photo (4 pixels a cell), nothing beyond it
-        cells = example.targets.any(axis=0)
-        rows, cols = np.nonzero(cells)
+        height, width = whole.image.shape[:2]
+        rows, cols = np.nonzero(whole.targets.any(axis=0))
         assert rows.max() < -(-height // 4) and cols.max() < -(-width // 4)
-    assert all(512 <= side <= 1024 for side in longest_sides)
-    assert min(longest_sides) < 900  # drawn smaller, not only allowed to be
-    assert max(full.image.shape[:2]) == 1024  # min_scale=1 draws the scene at its own size
 
 
 def test_level_odds_choose_the_targets_level():
@@ -132,7 +131,7 @@ def test_bad_arguments_fail_before_any_step(tmp_path):
     with pytest.raises(ValueError, match="level odds"):
         check_arguments(TrainConfig(level_odds=(1.0, -0.1, 0.1)), tmp_path, tmp_path)
     with pytest.raises(ValueError, match="scale"):
-        check_arguments(TrainConfig(min_scale=0.0), tmp_path, tmp_path)
+        check_arguments(TrainConfig(scale_at_512=0.0), tmp_path, tmp_path)
     (tmp_path / "file").write_text("")
     with pytest.raises(OSError, match="cannot write"):
         check_arguments(TrainConfig(), tmp_path / "file" / "below", tmp_path)

@@ -9,15 +9,17 @@ LEVEL_ODDS = (0.5, 0.3, 0.2)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps_at_512: int = 2400
-    steps_at_1024: int = 200
+    steps_at_512: int = 3500
+    steps_at_1024: int = 300
     targets_at_512: int = 8  # sessions (target masks) per image
     targets_at_1024: int = 4
     box_fraction: float = 0.4  # of the sessions that start with a box rather than a point
     max_clicks: int = 4  # corrective clicks before the learning round, at most
     level_odds: tuple[float, float, float] = LEVEL_ODDS
-    min_scale: float = 1.0  # scenes are drawn at a scale uniform in [min_scale, 1]
-    learning_rate: float = 5e-4
+    # the 512 stage draws scenes at this scale: 0.5 shows each whole scene at half size, with all
+    # its objects, as 1024 does; 1.0 shows 512 x 512 windows of it at full size
+    scale_at_512: float = 0.5
+    learning_rate: float = 2e-4
     warmup_steps: int = 100
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
@@ -27,11 +29,11 @@ class TrainConfig:
     def steps(self) -> int:
         return self.steps_at_512 + self.steps_at_1024
 
-    def stage(self, step: int) -> tuple[int, int]:
-        """(image size, targets per image) at `step`."""
+    def stage(self, step: int) -> tuple[int, int, float]:
+        """(image size, targets per image, scene scale) at `step`."""
         if step < self.steps_at_512:
-            return 512, self.targets_at_512
-        return 1024, self.targets_at_1024
+            return 512, self.targets_at_512, self.scale_at_512
+        return 1024, self.targets_at_1024, 1.0
 
     def learning_rate_at(self, step: int) -> float:
         """Linear warmup, then cosine decay to a tenth."""

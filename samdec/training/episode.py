@@ -56,21 +56,19 @@ def make_example(
     targets: int,
     style: str = "train",
     level_odds: tuple[float, float, float] = LEVEL_ODDS,
-    min_scale: float = 1.0,
+    scale: float = 1.0,
 ) -> Example:
     """A scene from world seed `seed` and `targets` masks in it, the level of each (whole, part,
-    subpart) drawn with `level_odds`, renormalised over the levels the window has. A level of
-    odds 0 is never drawn; the window must have a level of positive odds.
+    subpart) drawn with `level_odds`, renormalised over the levels the photo has. A level of
+    odds 0 is never drawn; the photo must have a level of positive odds.
 
-    Scenes are made for a 1024 input, and drawn at a scale uniform in [`min_scale`, 1]. When the
-    drawing is larger than `img_size` (training's first stage), the example is a random window of
-    img_size x img_size: the encoder then sees objects near the size it will see them at 1024,
-    not shrunk, whole or cut by the window's edge.
+    Scenes are made for a 1024 input and drawn at `scale` (0.5 fits a whole scene in 512). When
+    the drawing is larger than `img_size`, the example is a random img_size x img_size window of
+    it: objects at the size they have at 1024, but fewer of them, and some cut by the window.
     """
     rng = np.random.default_rng([seed, 1])
     odds_of = dict(zip(LEVELS, level_odds, strict=True))
     scene = generate_scene(seed, style=style)
-    scale = rng.uniform(min_scale, 1.0) if min_scale < 1 else 1.0
     full, low_res = scene.render(scale), scene.render(scale / LOW_RES_SCALE)
     drawn = full.object_id.shape
     h, w = (min(side, img_size) for side in drawn)

@@ -1,10 +1,10 @@
 """The training run behind `samdec.load_pretrained()`: `python -m samdec train` (`make train`).
 
 Two stages over one model, as SAM's exact configuration is too slow to train from scratch at full
-size on a CPU: first 512 x 512 windows of the scenes (a 32 x 32 embedding grid, 4x cheaper), then
-the whole scenes at 1024 (the 64 x 64 grid the model ships with). The weights do not depend on
-the grid: the positional encoding is of normalised coordinates and every other layer is per token
-or convolutional.
+size on a CPU: first the scenes drawn at half size into 512 x 512 (a 32 x 32 embedding grid, 4x
+cheaper), then at 1024 (the 64 x 64 grid the model ships with). The weights do not depend on the
+grid: the positional encoding is of normalised coordinates and every other layer is per token or
+convolutional.
 
 The run checkpoints into its work directory and resumes from there when started again. The
 shipped files are written only at the end, each to a temporary name and then renamed, so an
@@ -45,7 +45,7 @@ def set_image_size(sam: Sam, image_size: int) -> None:
 
 
 def check_arguments(config: TrainConfig, out_dir: Path, work_dir: Path) -> None:
-    """Fail now, not after an hour: the step counts, the targets' level odds and the scale range,
+    """Fail now, not after an hour: the step counts, the targets' level odds, the scene scale,
     and whether both directories can be written (they are created if missing)."""
     if config.steps_at_512 < 0 or config.steps_at_1024 < 0 or config.steps <= 0:
         raise ValueError(
@@ -57,8 +57,8 @@ def check_arguments(config: TrainConfig, out_dir: Path, work_dir: Path) -> None:
             f"the level odds (whole, part, subpart) must be >= 0, and > 0 for whole objects (every"
             f" scene has them), got {config.level_odds}"
         )
-    if not 0 < config.min_scale <= 1:
-        raise ValueError(f"the smallest scene scale must be in (0, 1], got {config.min_scale}")
+    if not 0 < config.scale_at_512 <= 1:
+        raise ValueError(f"the scene scale at 512 must be in (0, 1], got {config.scale_at_512}")
     for directory in (out_dir, work_dir):
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -97,14 +97,14 @@ def train(
                disable=not progress, desc="training", unit="step")  # fmt: skip
     started = time.perf_counter() - (log[-1]["seconds"] if log else 0.0)
     for step in bar:
-        image_size, targets = config.stage(step)
+        image_size, targets, scale = config.stage(step)
         set_image_size(sam, image_size)
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate_at(step)
         # each step's scene and prompts come from (seed, step): a resumed run continues exactly
         example = make_example(seed=_scene_seed(config.seed, step), img_size=image_size,
                                targets=targets, level_odds=config.level_odds,
-                               min_scale=config.min_scale)  # fmt: skip
+                               scale=scale)  # fmt: skip
         rng = np.random.default_rng([config.seed, step, 2])
         result = training_step(sam, example, rng, config.box_fraction, config.max_clicks)
 
