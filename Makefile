@@ -45,8 +45,8 @@ lab: $(VENV)/.installed-lab
 	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
-# the shipped model (its run took 91 minutes on one core); writes samdec/weights/ at the end only;
-# an interrupted run resumes from runs/train/
+# the shipped model (the README says how long its run took); writes samdec/weights/ at the end
+# only; an interrupted run resumes from runs/train/
 train: $(STAMP)
 	$(BIN)/python -m samdec train
 

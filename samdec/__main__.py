@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     train = commands.add_parser("train", help="train the shipped model (make train)")
     train.add_argument("--steps-at-512", type=int, default=TrainConfig.steps_at_512)
     train.add_argument("--steps-at-1024", type=int, default=TrainConfig.steps_at_1024)
+    train.add_argument(
+        "--cycles",
+        type=int,
+        default=TrainConfig.cycles,
+        help="times through both stages, the learning rate restarting each time",
+    )
     train.add_argument("--seed", type=int, default=TrainConfig.seed)
     train.add_argument(
         "--level-odds",
@@ -107,6 +113,7 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         steps_at_512=args.steps_at_512,
         steps_at_1024=args.steps_at_1024,
+        cycles=args.cycles,
         seed=args.seed,
         level_odds=tuple(args.level_odds),
         scale_at_512=args.scale_at_512,

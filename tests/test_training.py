@@ -132,6 +132,8 @@ def test_bad_arguments_fail_before_any_step(tmp_path):
         check_arguments(TrainConfig(level_odds=(1.0, -0.1, 0.1)), tmp_path, tmp_path)
     with pytest.raises(ValueError, match="scale"):
         check_arguments(TrainConfig(scale_at_512=0.0), tmp_path, tmp_path)
+    with pytest.raises(ValueError, match="cycles"):
+        check_arguments(TrainConfig(cycles=0), tmp_path, tmp_path)
     (tmp_path / "file").write_text("")
     with pytest.raises(OSError, match="cannot write"):
         check_arguments(TrainConfig(), tmp_path / "file" / "below", tmp_path)
@@ -142,8 +144,22 @@ def test_bad_arguments_fail_before_any_step(tmp_path):
             check_arguments(TrainConfig(), read_only, tmp_path)
 
 
+def test_each_cycle_repeats_the_stages_and_restarts_the_learning_rate():
+    config = TrainConfig(steps_at_512=10, steps_at_1024=5, warmup_steps=2, cycles=3)
+    assert config.steps == 45
+    one_cycle = [(config.stage(s), config.learning_rate_at(s)) for s in range(15)]
+    assert [size for (size, _, _), _ in one_cycle] == [512] * 10 + [1024] * 5
+    for cycle in (1, 2):
+        assert [
+            (config.stage(s), config.learning_rate_at(s))
+            for s in range(15 * cycle, 15 * cycle + 15)
+        ] == one_cycle
+    rates = [rate for _, rate in one_cycle]
+    assert rates[0] < rates[1] == config.learning_rate > rates[3] > rates[-1] > config.learning_rate / 10
+
+
 TINY = TrainConfig(steps_at_512=2, steps_at_1024=1, targets_at_512=2, targets_at_1024=1,
-                   warmup_steps=1)  # fmt: skip
+                   warmup_steps=1, cycles=1)  # fmt: skip
 
 
 def test_a_run_writes_weights_and_log_and_resumes(tmp_path):

@@ -23,21 +23,29 @@ class TrainConfig:
     warmup_steps: int = 100
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
+    # the run repeats one cycle (the 512 stage, the 1024 stage, the learning rate's warmup and
+    # decay) this many times: a warm restart, so each cycle ends on a model at SAM's 1024 frame
+    cycles: int = 2
     seed: int = 0
 
     @property
-    def steps(self) -> int:
+    def steps_per_cycle(self) -> int:
         return self.steps_at_512 + self.steps_at_1024
+
+    @property
+    def steps(self) -> int:
+        return self.cycles * self.steps_per_cycle
 
     def stage(self, step: int) -> tuple[int, int, float]:
         """(image size, targets per image, scene scale) at `step`."""
-        if step < self.steps_at_512:
+        if step % self.steps_per_cycle < self.steps_at_512:
             return 512, self.targets_at_512, self.scale_at_512
         return 1024, self.targets_at_1024, 1.0
 
     def learning_rate_at(self, step: int) -> float:
-        """Linear warmup, then cosine decay to a tenth."""
+        """In each cycle, linear warmup, then cosine decay to a tenth."""
+        step %= self.steps_per_cycle
         if step < self.warmup_steps:
             return self.learning_rate * (step + 1) / self.warmup_steps
-        progress = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
+        progress = (step - self.warmup_steps) / max(1, self.steps_per_cycle - self.warmup_steps)
         return self.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))

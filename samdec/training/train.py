@@ -4,7 +4,8 @@ Two stages over one model, as SAM's exact configuration is too slow to train fro
 size on a CPU: first the scenes drawn at half size into 512 x 512 (a 32 x 32 embedding grid, 4x
 cheaper), then at 1024 (the 64 x 64 grid the model ships with). The weights do not depend on the
 grid: the positional encoding is of normalised coordinates and every other layer is per token or
-convolutional.
+convolutional. The run goes through both stages `TrainConfig.cycles` times, the learning rate
+restarting with each cycle.
 
 The run checkpoints into its work directory and resumes from there when started again. The
 shipped files are written only at the end, each to a temporary name and then renamed, so an
@@ -47,11 +48,13 @@ def set_image_size(sam: Sam, image_size: int) -> None:
 def check_arguments(config: TrainConfig, out_dir: Path, work_dir: Path) -> None:
     """Fail now, not after an hour: the step counts, the targets' level odds, the scene scale,
     and whether both directories can be written (they are created if missing)."""
-    if config.steps_at_512 < 0 or config.steps_at_1024 < 0 or config.steps <= 0:
+    if config.steps_at_512 < 0 or config.steps_at_1024 < 0 or config.steps_per_cycle <= 0:
         raise ValueError(
             f"the number of steps must be positive, got {config.steps_at_512} at 512 and"
             f" {config.steps_at_1024} at 1024"
         )
+    if config.cycles < 1:
+        raise ValueError(f"the number of cycles must be at least 1, got {config.cycles}")
     if min(config.level_odds) < 0 or config.level_odds[0] <= 0:
         raise ValueError(
             f"the level odds (whole, part, subpart) must be >= 0, and > 0 for whole objects (every"
