@@ -25,8 +25,7 @@ import torch
 from samdec.sam import build_sam
 from samdec.training.config import TrainConfig
 from samdec.training.episode import make_example
-from samdec.training.recipe import training_step
-from samdec.training.train import set_image_size
+from samdec.training.train import learn, set_image_size
 
 IMAGE_SIZE = 256
 REPORT_EVERY = 100
@@ -45,6 +44,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 
+    config = TrainConfig(
+        box_fraction=args.box_fraction,
+        max_clicks=args.max_clicks,
+        level_odds=tuple(args.level_odds),
+        learning_rate=args.learning_rate,
+    )
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # as train() does: subnormal floats are slow on x86
     torch.manual_seed(args.seed)
@@ -52,28 +57,23 @@ def main() -> None:
     set_image_size(sam, IMAGE_SIZE)
     sam.train()
     optimizer = torch.optim.AdamW(
-        sam.parameters(), lr=args.learning_rate, weight_decay=defaults.weight_decay
+        sam.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
 
     first_prompt_ious, started = [], time.perf_counter()
     for step in range(args.steps):
-        warmup = min(1.0, (step + 1) / defaults.warmup_steps)
+        warmup = min(1.0, (step + 1) / config.warmup_steps)
         for group in optimizer.param_groups:
-            group["lr"] = args.learning_rate * warmup
+            group["lr"] = config.learning_rate * warmup
         # the training run's scene seeds, so the test bed sees the scenes the run's first steps do
         example = make_example(
             seed=1_000_000 + step,
             img_size=IMAGE_SIZE,
             targets=args.targets,
-            level_odds=tuple(args.level_odds),
+            level_odds=config.level_odds,
             scale=IMAGE_SIZE / 1024,
         )
-        rng = np.random.default_rng([args.seed, step, 2])
-        result = training_step(sam, example, rng, args.box_fraction, args.max_clicks)
-        optimizer.zero_grad(set_to_none=True)
-        result.loss.backward()
-        torch.nn.utils.clip_grad_norm_(sam.parameters(), defaults.max_grad_norm)
-        optimizer.step()
+        result = learn(sam, optimizer, example, np.random.default_rng([args.seed, step, 2]), config)
 
         if result.clicks == 0:
             first_prompt_ious.append(result.result.trained_iou)

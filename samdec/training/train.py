@@ -26,8 +26,8 @@ from tqdm import tqdm
 from samdec.pretrained import LOG_FILE, WEIGHTS_FILE, save_weights
 from samdec.sam import Sam, build_sam
 from samdec.training.config import TrainConfig
-from samdec.training.episode import make_example
-from samdec.training.recipe import training_step
+from samdec.training.episode import Example, make_example
+from samdec.training.recipe import StepResult, training_step
 
 LOG_COLUMNS = (
     "step", "image_size", "clicks", "loss", "mask_loss", "iou_loss", "trained_iou", "learning_rate",
@@ -108,13 +108,9 @@ def train(
         example = make_example(seed=_scene_seed(config.seed, step), img_size=image_size,
                                targets=targets, level_odds=config.level_odds,
                                scale=scale)  # fmt: skip
-        rng = np.random.default_rng([config.seed, step, 2])
-        result = training_step(sam, example, rng, config.box_fraction, config.max_clicks)
-
-        optimizer.zero_grad(set_to_none=True)
-        result.loss.backward()
-        torch.nn.utils.clip_grad_norm_(sam.parameters(), config.max_grad_norm)
-        optimizer.step()
+        result = learn(
+            sam, optimizer, example, np.random.default_rng([config.seed, step, 2]), config
+        )
 
         log.append(
             {
@@ -143,6 +139,23 @@ def train(
     weights = save_weights(sam.eval(), out_dir / WEIGHTS_FILE, config=asdict(config))
     _write_log(out_dir / LOG_FILE, log)
     return weights
+
+
+def learn(
+    sam: Sam,
+    optimizer: torch.optim.Optimizer,
+    example: Example,
+    rng: np.random.Generator,
+    config: TrainConfig,
+) -> StepResult:
+    """One step of the recipe on `example`, then the optimizer's update from its loss, gradients
+    clipped to `config.max_grad_norm`. The caller sets the learning rate."""
+    result = training_step(sam, example, rng, config.box_fraction, config.max_clicks)
+    optimizer.zero_grad(set_to_none=True)
+    result.loss.backward()
+    torch.nn.utils.clip_grad_norm_(sam.parameters(), config.max_grad_norm)
+    optimizer.step()
+    return result
 
 
 def _scene_seed(seed: int, step: int) -> int:
