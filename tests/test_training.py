@@ -3,6 +3,7 @@ and a run that checks its arguments, resumes, and never leaves half-written weig
 
 import math
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -155,8 +156,8 @@ def test_each_cycle_repeats_the_stages_and_restarts_the_learning_rate():
             for s in range(15 * cycle, 15 * cycle + 15)
         ] == one_cycle
     rates = [rate for _, rate in one_cycle]
-    peak = config.learning_rate
-    assert rates[0] < rates[1] == peak > rates[3] > rates[-1] > peak / 10  # warmup, then decay
+    assert rates[0] < rates[1] == config.learning_rate  # warmup
+    assert config.learning_rate > rates[3] > rates[-1] > config.learning_rate / 10  # decay
 
 
 TINY = TrainConfig(steps_at_512=2, steps_at_1024=1, targets_at_512=2, targets_at_1024=1,
@@ -174,6 +175,17 @@ def test_a_run_writes_weights_and_log_and_resumes(tmp_path):
     assert weights.read_bytes() == first
     with pytest.raises(ValueError, match="another configuration"):
         train(TrainConfig(steps_at_512=3, steps_at_1024=0), out, work, progress=False)
+
+
+def test_a_run_with_more_cycles_continues_a_finished_one(tmp_path):
+    out, work = tmp_path / "out", tmp_path / "work"
+    train(TINY, out, work, progress=False)
+    two_cycles = replace(TINY, cycles=2)
+    train(two_cycles, out, work, progress=False)
+    log = (out / "training_log.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[1] for row in log] == ["512", "512", "1024"] * 2
+    with pytest.raises(ValueError, match="another configuration"):  # fewer steps than done
+        train(TINY, out, work, progress=False)
 
 
 def test_an_interrupted_run_leaves_the_shipped_weights_intact(tmp_path, monkeypatch):

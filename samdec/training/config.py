@@ -24,7 +24,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
     # the run repeats one cycle (the 512 stage, the 1024 stage, the learning rate's warmup and
-    # decay) this many times: a warm restart, so each cycle ends on a model at SAM's 1024 frame
+    # decay) this many times: each cycle restarts the learning rate (a warm restart)
     cycles: int = 2
     seed: int = 0
 

@@ -46,8 +46,8 @@ def set_image_size(sam: Sam, image_size: int) -> None:
 
 
 def check_arguments(config: TrainConfig, out_dir: Path, work_dir: Path) -> None:
-    """Fail now, not after an hour: the step counts, the targets' level odds, the scene scale,
-    and whether both directories can be written (they are created if missing)."""
+    """Fail now, not after an hour: the step counts, the cycles, the targets' level odds, the scene
+    scale, and whether both directories can be written (they are created if missing)."""
     if config.steps_at_512 < 0 or config.steps_at_1024 < 0 or config.steps_per_cycle <= 0:
         raise ValueError(
             f"the number of steps must be positive, got {config.steps_at_512} at 512 and"
@@ -172,11 +172,16 @@ def _checkpoint(path: Path, config: TrainConfig, sam: Sam, optimizer, log: list[
 
 
 def _resume(path: Path, config: TrainConfig, sam: Sam, optimizer, log: list[dict]) -> int:
-    """Loads the work directory's checkpoint if there is one; returns the step to start from."""
+    """Loads the work directory's checkpoint if there is one; returns the step to start from.
+
+    A run with more cycles than the checkpoint's continues it: every cycle has the same schedule,
+    so the first cycles of both runs are the same steps. (Checkpoints from before cycles existed
+    have no `cycles`: one cycle.)"""
     if not path.exists():
         return 0
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if state["config"] != asdict(config):
+    saved = {"cycles": 1, **state["config"]}
+    if {**saved, "cycles": config.cycles} != asdict(config) or len(state["log"]) > config.steps:
         raise ValueError(
             f"{path} is a checkpoint of a run with another configuration; remove it (or choose"
             " another --work-dir) to start afresh"
