@@ -15,7 +15,7 @@ from samdec.training.config import TrainConfig
 from samdec.training.episode import make_example
 from samdec.training.losses import dice_loss, mask_iou, sigmoid_focal_loss
 from samdec.training.recipe import score_round, training_step
-from samdec.training.train import check_arguments, train
+from samdec.training.train import check_arguments, learn, train
 
 
 def test_focal_loss_by_hand():
@@ -177,13 +177,22 @@ def test_a_run_writes_weights_and_log_and_resumes(tmp_path):
         train(TrainConfig(steps_at_512=3, steps_at_1024=0), out, work, progress=False)
 
 
-def test_a_run_with_more_cycles_continues_a_finished_one(tmp_path):
+def test_a_run_with_more_cycles_continues_a_finished_one(tmp_path, monkeypatch):
     out, work = tmp_path / "out", tmp_path / "work"
     train(TINY, out, work, progress=False)
-    two_cycles = replace(TINY, cycles=2)
-    train(two_cycles, out, work, progress=False)
-    log = (out / "training_log.csv").read_text().splitlines()[1:]
-    assert [row.split(",")[1] for row in log] == ["512", "512", "1024"] * 2
+    first_cycle = (out / "training_log.csv").read_text().splitlines()
+    steps_run = []
+
+    def counted(*args):
+        steps_run.append(args)
+        return learn(*args)
+
+    monkeypatch.setattr("samdec.training.train.learn", counted)
+    train(replace(TINY, cycles=2), out, work, progress=False)
+    log = (out / "training_log.csv").read_text().splitlines()
+    assert len(steps_run) == TINY.steps  # only the second cycle ran
+    assert log[: len(first_cycle)] == first_cycle  # the first is the finished run's, as logged
+    assert [row.split(",")[1] for row in log[1:]] == ["512", "512", "1024"] * 2
     with pytest.raises(ValueError, match="another configuration"):  # fewer steps than done
         train(TINY, out, work, progress=False)
 

@@ -174,14 +174,14 @@ def _checkpoint(path: Path, config: TrainConfig, sam: Sam, optimizer, log: list[
 def _resume(path: Path, config: TrainConfig, sam: Sam, optimizer, log: list[dict]) -> int:
     """Loads the work directory's checkpoint if there is one; returns the step to start from.
 
-    A run with more cycles than the checkpoint's continues it: every cycle has the same schedule,
-    so the first cycles of both runs are the same steps. (Checkpoints from before cycles existed
-    have no `cycles`: one cycle.)"""
+    Only the number of cycles may differ, as long as the checkpoint is not further along than the
+    run: every cycle has the same schedule, so the first cycles of both runs are the same steps.
+    (Checkpoints from before cycles existed have no `cycles` at all.)"""
     if not path.exists():
         return 0
     state = torch.load(path, map_location="cpu", weights_only=True)
-    saved = {"cycles": 1, **state["config"]}
-    if {**saved, "cycles": config.cycles} != asdict(config) or len(state["log"]) > config.steps:
+    same_cycle = {**state["config"], "cycles": config.cycles} == asdict(config)
+    if not same_cycle or len(state["log"]) > config.steps:
         raise ValueError(
             f"{path} is a checkpoint of a run with another configuration; remove it (or choose"
             " another --work-dir) to start afresh"
