@@ -25,7 +25,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     # the run repeats one cycle (the 512 stage, the 1024 stage, the learning rate's warmup and
     # decay) this many times: each cycle restarts the learning rate (a warm restart)
-    cycles: int = 2
+    cycles: int = 4
     seed: int = 0
 
     @property
