@@ -197,6 +197,16 @@ def test_a_run_with_more_cycles_continues_a_finished_one(tmp_path, monkeypatch):
         train(TINY, out, work, progress=False)
 
 
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
+    """Why resuming (or adding cycles to) a run reproduces `make train`: the steps after the
+    checkpoint are the same steps, down to the bit."""
+    two_cycles = replace(TINY, cycles=2)
+    straight = train(two_cycles, tmp_path / "straight", tmp_path / "straight-work", progress=False)
+    train(TINY, tmp_path / "resumed", tmp_path / "resumed-work", progress=False)
+    resumed = train(two_cycles, tmp_path / "resumed", tmp_path / "resumed-work", progress=False)
+    assert resumed.read_bytes() == straight.read_bytes()
+
+
 def test_an_interrupted_run_leaves_the_shipped_weights_intact(tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
